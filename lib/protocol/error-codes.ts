@@ -1,0 +1,30 @@
+/** Error codes carried in error payloads (PROTOCOL.md, "Errors"). */
+export const ErrorCode = {
+  /** A handler or middleware threw an `Error` with no `code` of its own. */
+  SERVER: 'ESERVER',
+  /** Something that is not an `Error` was thrown. */
+  UNKNOWN: 'EUNKNOWN',
+  /** Unknown command. */
+  NOT_FOUND: 'ENOTFOUND',
+  /** A guard, middleware or exposure rule denied the command. */
+  FORBIDDEN: 'EFORBIDDEN',
+  /** The payload failed validation (a Nest pipe). */
+  INVALID: 'EINVALID',
+  /** The frame is over the size limit. */
+  TOO_LARGE: 'ETOOLARGE',
+  /** The connection is over its rate limit. */
+  RATE_LIMIT: 'ERATELIMIT',
+  /** The frame is not a JSON object with a string `command` (or has no usable id). */
+  BAD_FRAME: 'EBADFRAME',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The `name` that goes with each code the server produces itself. */
+export const ErrorName = {
+  UNKNOWN: 'UnknownError',
+  COMMAND: 'CommandError',
+  FORBIDDEN: 'ForbiddenError',
+  VALIDATION: 'ValidationError',
+  PROTOCOL: 'ProtocolError',
+} as const;
