@@ -1,0 +1,121 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Connection } from '../connection/connection';
+import { ExposureList, type ExposureGuard } from '../connection/exposure-list';
+import { MESH_STORE } from '../mesh.constants';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { builtinCommands, encodeFrame } from '../protocol';
+import type { MeshStore } from '../state/mesh-store.interface';
+
+export interface ChannelSubscribeResult {
+  success: boolean;
+  history: string[];
+}
+
+/**
+ * Channel exposure, this node's subscribers, and the node's own Redis subscription per channel:
+ * subscribed while at least one local connection listens, unsubscribed after the last leaves.
+ */
+@Injectable()
+export class ChannelManager {
+  private readonly logger = new Logger('MeshChannels');
+  readonly exposures = new ExposureList('Channel');
+  private readonly subscribers = new Map<string, Set<Connection>>();
+  private readonly channelsOf = new Map<Connection, Set<string>>();
+  private readonly storeSubscribed = new Set<string>();
+  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly messageCommand: string;
+
+  constructor(
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
+  ) {
+    this.messageCommand = builtinCommands(options.prefix).subscriptionMessage;
+  }
+
+  expose(pattern: string | RegExp, guard?: ExposureGuard): void {
+    this.exposures.add(pattern, guard);
+  }
+
+  /** Internal channels (under the key prefix) are never exposed, whatever the patterns say. */
+  private isValidName(channel: unknown): channel is string {
+    return typeof channel === 'string' && channel.length > 0 && !(this.options.keyPrefix && channel.startsWith(this.options.keyPrefix));
+  }
+
+  async mayAccess(connection: Connection, channel: unknown): Promise<boolean> {
+    return this.isValidName(channel) && this.exposures.allows(connection, channel);
+  }
+
+  async subscribe(connection: Connection, channel: unknown, historyLimit: unknown): Promise<ChannelSubscribeResult> {
+    if (!(await this.mayAccess(connection, channel))) return { success: false, history: [] };
+    const name = channel as string;
+    if (!connection.isOpen) return { success: false, history: [] };
+    let set = this.subscribers.get(name);
+    if (!set) this.subscribers.set(name, (set = new Set()));
+    set.add(connection);
+    let mine = this.channelsOf.get(connection);
+    if (!mine) this.channelsOf.set(connection, (mine = new Set()));
+    mine.add(name);
+    await this.sync(name);
+    return { success: true, history: await this.history(name, historyLimit) };
+  }
+
+  async history(channel: string, limit: unknown): Promise<string[]> {
+    const n = typeof limit === 'number' && Number.isFinite(limit) ? Math.min(Math.floor(limit), 10_000) : 0;
+    return n > 0 ? this.store.getChannelHistory(channel, n) : [];
+  }
+
+  async unsubscribe(connection: Connection, channel: unknown): Promise<boolean> {
+    if (typeof channel !== 'string') return false;
+    const set = this.subscribers.get(channel);
+    if (!set?.delete(connection)) return false;
+    this.channelsOf.get(connection)?.delete(channel);
+    if (set.size === 0) this.subscribers.delete(channel);
+    await this.sync(channel);
+    return true;
+  }
+
+  /** Drops every subscription of a closed connection. */
+  async removeConnection(connection: Connection): Promise<void> {
+    const channels = this.channelsOf.get(connection);
+    if (!channels) return;
+    this.channelsOf.delete(connection);
+    await Promise.all([...channels].map((channel) => this.unsubscribe(connection, channel)));
+  }
+
+  /** Sends a message received from the store to this node's subscribers, encoded once. */
+  deliver(channel: string, message: string): void {
+    const set = this.subscribers.get(channel);
+    if (!set) return;
+    const frame = encodeFrame({ command: this.messageCommand, payload: { channel, message } });
+    for (const connection of set) connection.sendRaw(frame);
+  }
+
+  async publish(channel: string, message: unknown, history = 0): Promise<void> {
+    if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('publish: the channel must be a non-empty string');
+    if (!Number.isInteger(history) || history < 0) throw new TypeError('publish: history must be a non-negative integer');
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    await this.store.publishChannel(channel, text, history);
+  }
+
+  /** Brings the node's store subscription in line with its local subscribers, one change at a time per channel. */
+  private sync(channel: string): Promise<void> {
+    const previous = this.syncing.get(channel) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const wanted = (this.subscribers.get(channel)?.size ?? 0) > 0;
+      if (wanted && !this.storeSubscribed.has(channel)) {
+        await this.store.subscribeChannel(channel);
+        this.storeSubscribed.add(channel);
+      } else if (!wanted && this.storeSubscribed.has(channel)) {
+        this.storeSubscribed.delete(channel);
+        await this.store.unsubscribeChannel(channel);
+      }
+    });
+    const settled = next.catch((error: Error) => this.logger.warn(`Subscription change for "${channel}" failed: ${error.message}`));
+    this.syncing.set(channel, settled);
+    void settled.then(() => {
+      if (this.syncing.get(channel) === settled) this.syncing.delete(channel);
+    });
+    return next;
+  }
+}

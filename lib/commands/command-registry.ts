@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MeshConfigurationError } from '../errors';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { HeartbeatCommand } from '../protocol';
+import type { MeshCommandContext, MeshMiddlewareFn, MeshPipelineArgs } from './command-context';
+
+/** A command ready to run: its own middlewares and its Nest-enhanced invoker. */
+export interface RegisteredCommand {
+  readonly name: string;
+  /** Where it was declared, for error messages (`ChatController.join`, `registerCommand`). */
+  readonly origin: string;
+  /** Class and method middlewares (the global ones are kept by the registry). */
+  readonly middlewares: readonly MeshMiddlewareFn[];
+  /** Guards -> interceptors -> pipes -> handler, with exception filters around them. */
+  readonly invoke: (...args: MeshPipelineArgs) => Promise<unknown>;
+}
+
+const HEARTBEAT_NAMES = new Set<string>(Object.values(HeartbeatCommand));
+
+/** Every user command of this node, and the global middlewares. */
+@Injectable()
+export class CommandRegistry {
+  private readonly commands = new Map<string, RegisteredCommand>();
+  private readonly globalMiddlewares: MeshMiddlewareFn[] = [];
+
+  constructor(@Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions) {}
+
+  register(command: RegisteredCommand): void {
+    const { name } = command;
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new MeshConfigurationError(`A command name must be a non-empty string (${command.origin})`);
+    }
+    if (HEARTBEAT_NAMES.has(name) || name.startsWith(`${this.options.prefix}/`)) {
+      throw new MeshConfigurationError(`Command name "${name}" (${command.origin}) is reserved by the protocol`);
+    }
+    const existing = this.commands.get(name);
+    if (existing) {
+      throw new MeshConfigurationError(`Command "${name}" is registered twice: by ${existing.origin} and by ${command.origin}`);
+    }
+    this.commands.set(name, command);
+  }
+
+  unregister(name: string): boolean {
+    return this.commands.delete(name);
+  }
+
+  get(name: string): RegisteredCommand | undefined {
+    return this.commands.get(name);
+  }
+
+  names(): string[] {
+    return [...this.commands.keys()];
+  }
+
+  addMiddleware(middleware: MeshMiddlewareFn): void {
+    if (typeof middleware !== 'function') throw new MeshConfigurationError('A middleware must be a function');
+    this.globalMiddlewares.push(middleware);
+  }
+
+  /** Runs global, then the command's middlewares, then its pipeline. */
+  async execute(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
+    for (const middleware of this.globalMiddlewares) await middleware(context);
+    for (const middleware of command.middlewares) await middleware(context);
+    return command.invoke(context.connection, context.payload, context, command.name);
+  }
+}

@@ -1,0 +1,91 @@
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import { encodeFrame } from '../protocol';
+
+/** Close codes this library uses. */
+export const MeshCloseCode = {
+  NORMAL: 1000,
+  /** The node is shutting down: reconnect, possibly to another node. */
+  GOING_AWAY: 1001,
+  /** Too many unanswered pings. */
+  PONG_TIMEOUT: 4000,
+  /** The connection could not keep up with what it was sent. */
+  SLOW_CONSUMER: 1008,
+  /** A frame larger than four times `maxPayload`. */
+  TOO_BIG: 1009,
+  /** The registry says this connection belongs elsewhere now. */
+  SUPERSEDED: 4001,
+} as const;
+
+/**
+ * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code
+ * may keep it to push events. Its shared state (metadata, rooms) lives in the store; read it
+ * through `ConnectionManager` or `MeshServer`.
+ */
+export class Connection {
+  /** Last measured round trip in ms (0 until the first `latency:response`). */
+  latency = 0;
+  readonly connectedAt = Date.now();
+  /** @internal heartbeat bookkeeping */
+  awaitingPong = false;
+  /** @internal */
+  missedPongs = 0;
+  /** @internal time the pending `latency:request` was sent, 0 if none */
+  latencyRequestedAt = 0;
+  private closed = false;
+
+  constructor(
+    /** The connection id sent to the client in `<prefix>/assign-id`. */
+    readonly id: string,
+    /** The underlying `ws` socket. */
+    readonly socket: WebSocket,
+    /** The HTTP upgrade request (headers, URL with query string, remote address). */
+    readonly request: IncomingMessage,
+    /** Id of the node that owns the socket (this one). */
+    readonly nodeId: string,
+    private readonly maxBufferedAmount: number,
+  ) {}
+
+  /** True until the socket starts closing. */
+  get isOpen(): boolean {
+    return !this.closed && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Pushes an event to this client: `{ command: event, payload }`. Returns false if it was not sent. */
+  send(event: string, payload?: unknown): boolean {
+    return this.sendRaw(encodeFrame(payload === undefined ? { command: event } : { command: event, payload }));
+  }
+
+  /**
+   * Sends an already encoded frame (used to encode a broadcast once for every recipient).
+   * A connection that has more than `maxBufferedAmount` bytes queued is closed as a slow consumer.
+   * @internal
+   */
+  sendRaw(text: string): boolean {
+    if (!this.isOpen) return false;
+    if (this.socket.bufferedAmount > this.maxBufferedAmount) {
+      this.close(MeshCloseCode.SLOW_CONSUMER, 'Slow consumer');
+      return false;
+    }
+    this.socket.send(text);
+    return true;
+  }
+
+  /** Closes the connection; its shared state is cleaned up by the node. */
+  close(code: number = MeshCloseCode.NORMAL, reason = ''): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close(code, reason);
+  }
+
+  /** @internal marks the socket as gone (after a 'close' event). */
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  /** Drops the socket without a closing handshake. */
+  terminate(): void {
+    this.closed = true;
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './mesh-command.decorator';
+export * from './mesh-middleware.decorator';
+export * from './mesh-params.decorator';

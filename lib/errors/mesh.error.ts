@@ -1,0 +1,41 @@
+import { ErrorCode, ErrorName } from '../protocol';
+
+/**
+ * An error with a stable `code` that reaches the client as `{ error, code, name, details? }`.
+ * Throw it (or any `Error` with a string `code`) from a command to choose the code.
+ */
+export class MeshError extends Error {
+  constructor(
+    message: string,
+    readonly code: string = ErrorCode.SERVER,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name === 'MeshError' ? 'Error' : new.target.name;
+  }
+}
+
+/** Answered as `EFORBIDDEN`: a guard, middleware or exposure rule said no. */
+export class MeshForbiddenError extends MeshError {
+  constructor(message = 'Forbidden') {
+    super(message, ErrorCode.FORBIDDEN);
+    this.name = ErrorName.FORBIDDEN;
+  }
+}
+
+/** Answered as `EINVALID` with `details`. */
+export class MeshValidationError extends MeshError {
+  constructor(message = 'Validation failed', details?: unknown) {
+    super(message, ErrorCode.INVALID, details);
+    this.name = ErrorName.VALIDATION;
+  }
+}
+
+/** Thrown at start-up for options or registrations that cannot work. */
+export class MeshConfigurationError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MeshConfigurationError';
+  }
+}

@@ -1,0 +1,44 @@
+import { MeshConfigurationError } from './errors';
+import { MESH_OPTION_DEFAULTS, type MeshModuleOptions, type ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
+
+export const MESH_RESOLVED_OPTIONS = Symbol('MESH_RESOLVED_OPTIONS');
+
+function positiveInteger(name: string, value: number | undefined, allowZero = false): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new MeshConfigurationError(`MeshModule option "${name}" must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`);
+  }
+}
+
+/** Applies defaults and rejects options that cannot work, with a message naming the option. */
+export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMeshOptions {
+  const resolved: ResolvedMeshOptions = { ...MESH_OPTION_DEFAULTS };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (typeof resolved.path !== 'string' || !resolved.path.startsWith('/')) {
+    throw new MeshConfigurationError(`MeshModule option "path" must start with "/", got ${JSON.stringify(resolved.path)}`);
+  }
+  if (typeof resolved.prefix !== 'string' || !/^[A-Za-z0-9_-]+$/.test(resolved.prefix)) {
+    throw new MeshConfigurationError(`MeshModule option "prefix" must be letters, digits, "-" or "_", got ${JSON.stringify(resolved.prefix)}`);
+  }
+  if (typeof resolved.keyPrefix !== 'string') {
+    throw new MeshConfigurationError('MeshModule option "keyPrefix" must be a string');
+  }
+  positiveInteger('port', resolved.port, true);
+  if (resolved.port !== undefined && resolved.port > 65535) throw new MeshConfigurationError(`MeshModule option "port" must be at most 65535, got ${resolved.port}`);
+  positiveInteger('pingInterval', resolved.pingInterval);
+  positiveInteger('latencyInterval', resolved.latencyInterval);
+  positiveInteger('maxMissedPongs', resolved.maxMissedPongs, true);
+  positiveInteger('maxPayload', resolved.maxPayload);
+  positiveInteger('maxBufferedAmount', resolved.maxBufferedAmount);
+  positiveInteger('drainTimeout', resolved.drainTimeout, true);
+  if (resolved.rateLimit) {
+    positiveInteger('rateLimit.limit', resolved.rateLimit.limit);
+    positiveInteger('rateLimit.windowMs', resolved.rateLimit.windowMs);
+  }
+  if (resolved.authenticateConnection !== undefined && typeof resolved.authenticateConnection !== 'function') {
+    throw new MeshConfigurationError('MeshModule option "authenticateConnection" must be a function');
+  }
+  return resolved;
+}

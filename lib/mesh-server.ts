@@ -1,0 +1,216 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { ChannelManager } from './channels/channel-manager';
+import type { MeshCommandHandlerFn, MeshMiddlewareFn } from './commands/command-context';
+import { CommandPipelineFactory } from './commands/command-pipeline.factory';
+import { CommandRegistry } from './commands/command-registry';
+import type { Connection } from './connection/connection';
+import { connectionId, type ConnectionRef } from './connection/connection-ref';
+import type { ExposureGuard } from './connection/exposure-list';
+import { LocalConnections } from './connection/local-connections';
+import { MessageRouter } from './delivery/message-router';
+import { MeshConfigurationError } from './errors';
+import { MESH_STORE } from './mesh.constants';
+import { encodeFrame } from './protocol';
+import { roomName, RoomManager } from './rooms/room-manager';
+import type { MeshStore } from './state/mesh-store.interface';
+import { MeshTransport } from './transport/mesh-transport';
+
+export interface BroadcastOptions {
+  /** Connections (or ids) that must not receive it. */
+  exclude?: ConnectionRef | ConnectionRef[];
+}
+
+export interface PublishOptions {
+  /** Keep the last N messages of the channel for `historyLimit` subscribers. @default 0 */
+  history?: number;
+}
+
+export type ChannelGuard = ExposureGuard;
+export type RoomGuard = ExposureGuard;
+
+function eventFrame(event: string, payload: unknown): string {
+  if (typeof event !== 'string' || event.length === 0) throw new TypeError('An event name must be a non-empty string');
+  return encodeFrame(payload === undefined ? { command: event } : { command: event, payload });
+}
+
+function excludedIds(exclude: BroadcastOptions['exclude']): string[] {
+  if (exclude === undefined) return [];
+  return (Array.isArray(exclude) ? exclude : [exclude]).map(connectionId);
+}
+
+/**
+ * The programmatic API of the Mesh server: commands and middlewares, rooms, broadcasts and
+ * channels. Every method works across nodes when the module has a `redis` option.
+ */
+@Injectable()
+export class MeshServer {
+  constructor(
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    private readonly registry: CommandRegistry,
+    private readonly pipelines: CommandPipelineFactory,
+    private readonly local: LocalConnections,
+    private readonly router: MessageRouter,
+    private readonly channels: ChannelManager,
+    private readonly rooms: RoomManager,
+    private readonly transport: MeshTransport,
+  ) {}
+
+  /** This node's id (a number from Redis, as a string; "1" without Redis). */
+  get nodeId(): string {
+    return this.store.nodeId;
+  }
+
+  /** The standalone server's address, with the `port` option. */
+  address(): AddressInfo | undefined {
+    return this.transport.address();
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  /**
+   * Registers a command handled by `handler(context)`; its result is the reply. Global Nest
+   * guards, interceptors and filters apply as for `@MeshCommand` methods; `middlewares` run after
+   * the global ones (`addMiddleware`).
+   */
+  registerCommand<TPayload = any, TResult = unknown>(name: string, handler: MeshCommandHandlerFn<TPayload, TResult>, middlewares: MeshMiddlewareFn[] = []): void {
+    if (typeof handler !== 'function') throw new MeshConfigurationError(`registerCommand("${name}"): the handler must be a function`);
+    if (!Array.isArray(middlewares) || middlewares.some((m) => typeof m !== 'function')) {
+      throw new MeshConfigurationError(`registerCommand("${name}"): middlewares must be an array of functions`);
+    }
+    this.registry.register({
+      name,
+      origin: `registerCommand("${name}")`,
+      middlewares,
+      invoke: this.pipelines.forHandler(this, name, handler as MeshCommandHandlerFn),
+    });
+  }
+
+  /** Removes a command registered with `registerCommand` (or a decorated one). */
+  unregisterCommand(name: string): boolean {
+    return this.registry.unregister(name);
+  }
+
+  /** Adds a middleware that runs before every user command, before the command's own. */
+  addMiddleware(middleware: MeshMiddlewareFn): void {
+    this.registry.addMiddleware(middleware);
+  }
+
+  // ---- connections ----------------------------------------------------------------------
+
+  /** A connection whose socket is on this node. */
+  getConnection(id: string): Connection | undefined {
+    return this.local.get(id);
+  }
+
+  /** The connections on this node. */
+  getLocalConnections(): Connection[] {
+    return [...this.local.values()];
+  }
+
+  /** Number of connections on this node. */
+  get connectionCount(): number {
+    return this.local.size;
+  }
+
+  /** Number of connections on every node. */
+  totalConnectionCount(): Promise<number> {
+    return this.store.countConnections();
+  }
+
+  /** Pushes an event to connections on any node. */
+  async sendTo(connections: ConnectionRef | ConnectionRef[], event: string, payload?: unknown): Promise<void> {
+    const ids = (Array.isArray(connections) ? connections : [connections]).map(connectionId);
+    await this.router.sendTo(ids, eventFrame(event, payload));
+  }
+
+  /** Pushes an event to every connection of every node. */
+  async broadcast(event: string, payload?: unknown, options: BroadcastOptions = {}): Promise<void> {
+    await this.router.broadcast(eventFrame(event, payload), excludedIds(options.exclude));
+  }
+
+  /** Closes connections on any node. */
+  async disconnect(connections: ConnectionRef | ConnectionRef[], code = 1000): Promise<void> {
+    await this.router.close((Array.isArray(connections) ? connections : [connections]).map(connectionId), code);
+  }
+
+  // ---- rooms ----------------------------------------------------------------------------
+
+  /** Adds a connection (on any node) to a room. False if the connection is not connected. */
+  addToRoom(room: string, connection: ConnectionRef): Promise<boolean> {
+    return this.store.addToRoom(roomName(room), connectionId(connection));
+  }
+
+  removeFromRoom(room: string, connection: ConnectionRef): Promise<boolean> {
+    return this.store.removeFromRoom(roomName(room), connectionId(connection));
+  }
+
+  isInRoom(room: string, connection: ConnectionRef): Promise<boolean> {
+    return this.store.isInRoom(roomName(room), connectionId(connection));
+  }
+
+  /** Ids of a room's members, on every node. */
+  getRoomMembers(room: string): Promise<string[]> {
+    return this.store.getRoomMembers(roomName(room));
+  }
+
+  /** Rooms a connection is in. */
+  getRooms(connection: ConnectionRef): Promise<string[]> {
+    return this.store.getRooms(connectionId(connection));
+  }
+
+  /** Removes every member from a room (its metadata stays). */
+  clearRoom(room: string): Promise<void> {
+    return this.store.clearRoom(roomName(room));
+  }
+
+  getRoomMetadata<T = any>(room: string): Promise<T | null> {
+    return this.store.getRoomMetadata(roomName(room)) as Promise<T | null>;
+  }
+
+  /** Sets a room's metadata (readable by clients through `<prefix>/get-room-metadata` if the room is exposed); null deletes it. */
+  setRoomMetadata(room: string, metadata: unknown): Promise<void> {
+    return this.store.setRoomMetadata(roomName(room), metadata);
+  }
+
+  /** Pushes an event to every member of a room, on every node, each exactly once. */
+  async broadcastRoom(room: string, event: string, payload?: unknown, options: BroadcastOptions = {}): Promise<void> {
+    await this.router.toRoom(roomName(room), eventFrame(event, payload), excludedIds(options.exclude));
+  }
+
+  /**
+   * Lets clients join rooms matching `pattern` with `<prefix>/join-room` (refused otherwise).
+   * First matching pattern wins; a guard that throws or returns anything but `true` refuses.
+   */
+  exposeRoom(pattern: string | RegExp, guard?: RoomGuard): void {
+    this.rooms.expose(pattern, guard);
+  }
+
+  // ---- channels -------------------------------------------------------------------------
+
+  /**
+   * Lets clients subscribe to channels matching `pattern` (exact string or RegExp). First
+   * matching pattern wins; a guard that throws or returns anything but `true` refuses.
+   */
+  exposeChannel(pattern: string | RegExp, guard?: ChannelGuard): void {
+    this.channels.expose(pattern, guard);
+  }
+
+  /**
+   * Publishes a message on a channel (a raw Redis channel: other Redis clients may publish on it
+   * too). Non-strings are JSON-encoded. With `history`, the last N messages are kept.
+   */
+  publish(channel: string, message: unknown, options: PublishOptions = {}): Promise<void> {
+    return this.channels.publish(channel, message, options.history ?? 0);
+  }
+
+  /** The seed's name for `publish(channel, message, { history })`. */
+  publishToChannel(channel: string, message: unknown, history = 0): Promise<void> {
+    return this.channels.publish(channel, message, history);
+  }
+
+  /** The newest `limit` messages kept for a channel, newest first. */
+  getChannelHistory(channel: string, limit = 50): Promise<string[]> {
+    return this.channels.history(channel, limit);
+  }
+}

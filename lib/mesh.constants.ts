@@ -1,0 +1,5 @@
+/** Injection tokens and metadata keys. */
+export const MESH_STORE = Symbol('MESH_STORE');
+export const MESH_COMMAND_METADATA = 'nestjs-mesh:command';
+export const MESH_MIDDLEWARE_METADATA = 'nestjs-mesh:middleware';
+export const MESH_CONTEXT_TYPE = 'ws';

@@ -1,0 +1,65 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+import { ChannelManager } from './channels/channel-manager';
+import { MessageRouter } from './delivery/message-router';
+import { MeshConfigurationError } from './errors';
+import { MESH_STORE } from './mesh.constants';
+import { MESH_RESOLVED_OPTIONS } from './mesh-options';
+import type { ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
+import type { MeshStore } from './state/mesh-store.interface';
+import { MeshTransport } from './transport/mesh-transport';
+
+/**
+ * Starts and stops a node. Start: the store connects and takes a node id (module init, before
+ * the app's own `onModuleInit` hooks run, so they may use the mesh), then the endpoint opens
+ * (application bootstrap). Stop: drain and close sockets while the app is still up (before
+ * shutdown), remove this node's state, then close Redis (shutdown).
+ */
+@Injectable()
+export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private started = false;
+
+  constructor(
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    private readonly transport: MeshTransport,
+    private readonly router: MessageRouter,
+    private readonly channels: ChannelManager,
+    private readonly httpAdapterHost: HttpAdapterHost,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.store.start({
+      onNodeMessage: (message) => this.router.handleNodeMessage(message),
+      onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
+    });
+    this.started = true;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.options.port !== undefined) {
+      await this.transport.listen(this.options.port, this.options.host);
+      return;
+    }
+    const server = this.httpAdapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server) {
+      throw new MeshConfigurationError(
+        'MeshModule found no HTTP server to attach to: create the app with NestFactory.create (not createApplicationContext) or set the "port" option',
+      );
+    }
+    this.transport.attach(server);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.started) return;
+    await this.transport.close();
+    await this.store.removeNode(this.store.nodeId);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.store.stop();
+  }
+}

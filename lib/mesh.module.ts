@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ChannelManager } from './channels/channel-manager';
+import { CommandDispatcher } from './commands/command-dispatcher';
+import { CommandPipelineFactory } from './commands/command-pipeline.factory';
+import { CommandRegistry } from './commands/command-registry';
+import { MeshCommandExplorer } from './commands/mesh-command.explorer';
+import { ConnectionManager } from './connection/connection-manager';
+import { LocalConnections } from './connection/local-connections';
+import { MessageRouter } from './delivery/message-router';
+import { MESH_STORE } from './mesh.constants';
+import { MeshLifecycle } from './mesh.lifecycle';
+import { MeshConfigurableModule, MESH_MODULE_OPTIONS } from './mesh.module-definition';
+import { MESH_RESOLVED_OPTIONS, resolveMeshOptions } from './mesh-options';
+import { MeshServer } from './mesh-server';
+import type { MeshModuleOptions, ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
+import { RoomManager } from './rooms/room-manager';
+import { MemoryMeshStore } from './state/memory-mesh-store';
+import { RedisMeshStore } from './state/redis-mesh-store';
+import type { MeshStore } from './state/mesh-store.interface';
+import { MeshTransport } from './transport/mesh-transport';
+
+function createStore(options: ResolvedMeshOptions): MeshStore {
+  return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix }) : new MemoryMeshStore();
+}
+
+/**
+ * `MeshModule.forRoot(options)` / `forRootAsync({ imports, useFactory, inject })`: a Mesh
+ * WebSocket endpoint on the app's HTTP server, `@MeshCommand` discovery, and the injectable
+ * `MeshServer` and `ConnectionManager`. With `isGlobal: true` they are injectable everywhere.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
+    { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
+    LocalConnections,
+    CommandRegistry,
+    CommandPipelineFactory,
+    MeshCommandExplorer,
+    CommandDispatcher,
+    ChannelManager,
+    RoomManager,
+    MessageRouter,
+    ConnectionManager,
+    MeshTransport,
+    MeshServer,
+    MeshLifecycle,
+  ],
+  exports: [MeshServer, ConnectionManager],
+})
+export class MeshModule extends MeshConfigurableModule {}

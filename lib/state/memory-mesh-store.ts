@@ -1,0 +1,163 @@
+import type { MeshStore, MeshStoreListener, MembersByNode, MetadataUpdater } from './mesh-store.interface';
+
+/**
+ * State for a single process, used when no `redis` option is given (like Socket.IO's default
+ * in-memory adapter). Same semantics as the Redis store: metadata is kept as JSON text, so reads return copies.
+ */
+export class MemoryMeshStore implements MeshStore {
+  readonly nodeId = '1';
+  private listener?: MeshStoreListener;
+  private readonly connections = new Set<string>();
+  private readonly metadata = new Map<string, string>();
+  private readonly rooms = new Map<string, Set<string>>();
+  private readonly connectionRooms = new Map<string, Set<string>>();
+  private readonly roomMetadata = new Map<string, string>();
+  private readonly history = new Map<string, string[]>();
+  private readonly channels = new Set<string>();
+
+  async start(listener: MeshStoreListener): Promise<void> {
+    this.listener = listener;
+  }
+
+  async stop(): Promise<void> {
+    this.listener = undefined;
+  }
+
+  async addConnection(connectionId: string, metadata?: unknown): Promise<void> {
+    this.connections.add(connectionId);
+    if (metadata !== undefined) this.metadata.set(connectionId, JSON.stringify(metadata));
+  }
+
+  async removeConnection(connectionId: string): Promise<string[]> {
+    const rooms = [...(this.connectionRooms.get(connectionId) ?? [])];
+    for (const room of rooms) this.leave(room, connectionId);
+    this.connectionRooms.delete(connectionId);
+    this.metadata.delete(connectionId);
+    this.connections.delete(connectionId);
+    return rooms;
+  }
+
+  async getConnectionNodes(connectionIds: string[]): Promise<Map<string, string>> {
+    return new Map(connectionIds.filter((id) => this.connections.has(id)).map((id) => [id, this.nodeId]));
+  }
+
+  async getNodeConnections(nodeId: string): Promise<string[]> {
+    return nodeId === this.nodeId ? [...this.connections] : [];
+  }
+
+  async countConnections(): Promise<number> {
+    return this.connections.size;
+  }
+
+  async removeNode(nodeId: string): Promise<string[]> {
+    const ids = await this.getNodeConnections(nodeId);
+    for (const id of ids) await this.removeConnection(id);
+    return ids;
+  }
+
+  async getMetadata(connectionId: string): Promise<unknown> {
+    const text = this.metadata.get(connectionId);
+    return text ? JSON.parse(text) : null;
+  }
+
+  async updateMetadata(connectionId: string, update: MetadataUpdater): Promise<boolean> {
+    if (!this.connections.has(connectionId)) return false;
+    const next = update(await this.getMetadata(connectionId));
+    this.metadata.set(connectionId, JSON.stringify(next ?? null));
+    return true;
+  }
+
+  async getAllMetadata(connectionIds?: string[]): Promise<Array<[string, unknown]>> {
+    const ids = connectionIds ?? [...this.connections];
+    const pairs: Array<[string, unknown]> = [];
+    for (const id of ids) if (this.connections.has(id)) pairs.push([id, await this.getMetadata(id)]);
+    return pairs;
+  }
+
+  async addToRoom(room: string, connectionId: string): Promise<boolean> {
+    if (!this.connections.has(connectionId)) return false;
+    let members = this.rooms.get(room);
+    if (!members) this.rooms.set(room, (members = new Set()));
+    members.add(connectionId);
+    let rooms = this.connectionRooms.get(connectionId);
+    if (!rooms) this.connectionRooms.set(connectionId, (rooms = new Set()));
+    rooms.add(room);
+    return true;
+  }
+
+  private leave(room: string, connectionId: string): boolean {
+    const members = this.rooms.get(room);
+    const removed = members?.delete(connectionId) ?? false;
+    if (members && members.size === 0) this.rooms.delete(room);
+    this.connectionRooms.get(connectionId)?.delete(room);
+    return removed;
+  }
+
+  async removeFromRoom(room: string, connectionId: string): Promise<boolean> {
+    return this.leave(room, connectionId);
+  }
+
+  async isInRoom(room: string, connectionId: string): Promise<boolean> {
+    return this.rooms.get(room)?.has(connectionId) ?? false;
+  }
+
+  async getRoomMembers(room: string): Promise<string[]> {
+    return [...(this.rooms.get(room) ?? [])];
+  }
+
+  async getRoomMembersByNode(room: string): Promise<MembersByNode> {
+    const members = await this.getRoomMembers(room);
+    return members.length ? new Map([[this.nodeId, members]]) : new Map();
+  }
+
+  async getRooms(connectionId: string): Promise<string[]> {
+    return [...(this.connectionRooms.get(connectionId) ?? [])];
+  }
+
+  async clearRoom(room: string): Promise<void> {
+    for (const id of await this.getRoomMembers(room)) this.leave(room, id);
+  }
+
+  async getRoomMetadata(room: string): Promise<unknown> {
+    const text = this.roomMetadata.get(room);
+    return text ? JSON.parse(text) : null;
+  }
+
+  async setRoomMetadata(room: string, metadata: unknown): Promise<void> {
+    if (metadata === null || metadata === undefined) this.roomMetadata.delete(room);
+    else this.roomMetadata.set(room, JSON.stringify(metadata));
+  }
+
+  async publishToNode(nodeId: string, message: string): Promise<void> {
+    if (nodeId === this.nodeId) this.deliverLater(() => this.listener?.onNodeMessage(message));
+  }
+
+  async publishToAll(message: string): Promise<void> {
+    this.deliverLater(() => this.listener?.onNodeMessage(message));
+  }
+
+  async publishChannel(channel: string, message: string, history = 0): Promise<void> {
+    if (history > 0) {
+      const list = [message, ...(this.history.get(channel) ?? [])].slice(0, history);
+      this.history.set(channel, list);
+    }
+    if (this.channels.has(channel)) this.deliverLater(() => this.listener?.onChannelMessage(channel, message));
+  }
+
+  async getChannelHistory(channel: string, limit: number): Promise<string[]> {
+    return limit > 0 ? (this.history.get(channel) ?? []).slice(0, limit) : [];
+  }
+
+  async subscribeChannel(channel: string): Promise<void> {
+    this.channels.add(channel);
+  }
+
+  async unsubscribeChannel(channel: string): Promise<void> {
+    this.channels.delete(channel);
+  }
+
+  /** Pub/sub is asynchronous in Redis; keep the same ordering guarantees here. */
+  private deliverLater(fn: () => void): void {
+    setImmediate(fn);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The storage/bus seam: everything that must be shared between nodes goes through it. Two
+ * implementations: Redis (many nodes) and memory (one process). Connection ids, room names and
+ * channel names are opaque strings; metadata and messages are values the store keeps as given
+ * (metadata is stored as JSON text and never re-encoded inside Redis).
+ */
+export interface MeshStoreListener {
+  /** A delivery addressed to this node (or to every node), as published with `publishToNode`/`publishToAll`. */
+  onNodeMessage(message: string): void;
+  /** A message published on a user channel that this node subscribed with `subscribeChannel`. */
+  onChannelMessage(channel: string, message: string): void;
+}
+
+/** Members of a room, grouped by the node that owns each connection. */
+export type MembersByNode = Map<string, string[]>;
+
+/** Result of a metadata update function: the new value, or `undefined` to leave it unchanged. */
+export type MetadataUpdater = (current: unknown) => unknown;
+
+export interface MeshStore {
+  /** This node's id; valid after `start`. */
+  readonly nodeId: string;
+
+  start(listener: MeshStoreListener): Promise<void>;
+  /** Releases connections and subscriptions. Call `removeNode(nodeId)` first to clean state. */
+  stop(): Promise<void>;
+
+  /** Records a connection as owned by this node, with its initial metadata (if any). */
+  addConnection(connectionId: string, metadata?: unknown): Promise<void>;
+  /** Forgets a connection: its node entry, metadata and room memberships. Returns its rooms. */
+  removeConnection(connectionId: string): Promise<string[]>;
+  /** The node owning each of the given connections (ids with no owner are absent). */
+  getConnectionNodes(connectionIds: string[]): Promise<Map<string, string>>;
+  /** Connection ids owned by a node. */
+  getNodeConnections(nodeId: string): Promise<string[]>;
+  /** Number of connections on every node. */
+  countConnections(): Promise<number>;
+  /** Removes every connection of a node (its state included) and returns their ids. */
+  removeNode(nodeId: string): Promise<string[]>;
+
+  /** Metadata of a connection, `null` if none or unknown. */
+  getMetadata(connectionId: string): Promise<unknown>;
+  /**
+   * Atomically replaces a live connection's metadata with `update(current)`. Returns false, and
+   * writes nothing, when the connection is not registered.
+   */
+  updateMetadata(connectionId: string, update: MetadataUpdater): Promise<boolean>;
+  /** Metadata of the given connections, or of all connections, as `[id, metadata]` pairs. */
+  getAllMetadata(connectionIds?: string[]): Promise<Array<[string, unknown]>>;
+
+  /** Adds a registered connection to a room; false if the connection is not registered. */
+  addToRoom(room: string, connectionId: string): Promise<boolean>;
+  removeFromRoom(room: string, connectionId: string): Promise<boolean>;
+  isInRoom(room: string, connectionId: string): Promise<boolean>;
+  getRoomMembers(room: string): Promise<string[]>;
+  getRoomMembersByNode(room: string): Promise<MembersByNode>;
+  getRooms(connectionId: string): Promise<string[]>;
+  /** Removes every member from a room (its metadata stays). */
+  clearRoom(room: string): Promise<void>;
+  /** Room metadata (JSON), `null` if none. */
+  getRoomMetadata(room: string): Promise<unknown>;
+  /** Sets room metadata; `null` deletes it. */
+  setRoomMetadata(room: string, metadata: unknown): Promise<void>;
+
+  /** Delivers a message to one node's `onNodeMessage`. */
+  publishToNode(nodeId: string, message: string): Promise<void>;
+  /** Delivers a message to every node's `onNodeMessage`, this one included. */
+  publishToAll(message: string): Promise<void>;
+  /** Publishes on a user channel; with `history > 0` keeps the last `history` messages. */
+  publishChannel(channel: string, message: string, history?: number): Promise<void>;
+  /** The newest `limit` messages kept for a channel, newest first. */
+  getChannelHistory(channel: string, limit: number): Promise<string[]>;
+  /** Starts receiving a user channel on this node. */
+  subscribeChannel(channel: string): Promise<void>;
+  unsubscribeChannel(channel: string): Promise<void>;
+}

@@ -1,0 +1,110 @@
+/**
+ * Lua scripts of the Redis store. Each runs atomically; metadata travels as opaque JSON text
+ * (never decoded inside Lua, so empty arrays and large numbers survive). Key names that depend
+ * on stored values are built from the prefix passed in ARGV, so these scripts target a single
+ * Redis (or a primary with replicas), not Redis Cluster.
+ */
+
+/** ARGV: prefix, connectionId. Removes a connection everywhere; returns its rooms. */
+export const REMOVE_CONNECTION = `
+local p, id = ARGV[1], ARGV[2]
+local node = redis.call('HGET', p .. 'connections', id)
+local roomsKey = p .. 'connection:' .. id .. ':rooms'
+local rooms = redis.call('SMEMBERS', roomsKey)
+for _, room in ipairs(rooms) do redis.call('SREM', p .. 'room:' .. room, id) end
+redis.call('DEL', roomsKey)
+redis.call('HDEL', p .. 'connection-meta', id)
+redis.call('HDEL', p .. 'connections', id)
+if node then redis.call('SREM', p .. 'node:' .. node .. ':connections', id) end
+return rooms
+`;
+
+/** ARGV: prefix, nodeId. Removes every connection of a node; returns their ids. */
+export const REMOVE_NODE = `
+local p, node = ARGV[1], ARGV[2]
+local setKey = p .. 'node:' .. node .. ':connections'
+local ids = redis.call('SMEMBERS', setKey)
+for _, id in ipairs(ids) do
+  local roomsKey = p .. 'connection:' .. id .. ':rooms'
+  for _, room in ipairs(redis.call('SMEMBERS', roomsKey)) do redis.call('SREM', p .. 'room:' .. room, id) end
+  redis.call('DEL', roomsKey)
+  redis.call('HDEL', p .. 'connection-meta', id)
+  if redis.call('HGET', p .. 'connections', id) == node then redis.call('HDEL', p .. 'connections', id) end
+end
+redis.call('DEL', setKey)
+return ids
+`;
+
+/**
+ * ARGV: prefix, connectionId, expected (current JSON, or '' for none), next JSON.
+ * Returns -1 if the connection is not registered, 0 if the metadata changed meanwhile, 1 if set.
+ */
+export const COMPARE_AND_SET_METADATA = `
+local p, id = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', p .. 'connections', id) == 0 then return -1 end
+local current = redis.call('HGET', p .. 'connection-meta', id)
+if current == false then current = '' end
+if current ~= ARGV[3] then return 0 end
+redis.call('HSET', p .. 'connection-meta', id, ARGV[4])
+return 1
+`;
+
+/** ARGV: prefix, room, connectionId. 0 if the connection is not registered. */
+export const ADD_TO_ROOM = `
+local p, room, id = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HEXISTS', p .. 'connections', id) == 0 then return 0 end
+redis.call('SADD', p .. 'room:' .. room, id)
+redis.call('SADD', p .. 'connection:' .. id .. ':rooms', room)
+return 1
+`;
+
+/** ARGV: prefix, room, connectionId. Returns 1 if the connection was a member. */
+export const REMOVE_FROM_ROOM = `
+local p, room, id = ARGV[1], ARGV[2], ARGV[3]
+redis.call('SREM', p .. 'connection:' .. id .. ':rooms', room)
+return redis.call('SREM', p .. 'room:' .. room, id)
+`;
+
+/** ARGV: prefix, room. Empties a room. */
+export const CLEAR_ROOM = `
+local p, room = ARGV[1], ARGV[2]
+local roomKey = p .. 'room:' .. room
+for _, id in ipairs(redis.call('SMEMBERS', roomKey)) do redis.call('SREM', p .. 'connection:' .. id .. ':rooms', room) end
+redis.call('DEL', roomKey)
+return 1
+`;
+
+/** ARGV: prefix, room. Returns { id1, node1, id2, node2, ... } for members that have an owner. */
+export const ROOM_MEMBERS_WITH_NODES = `
+local p, room = ARGV[1], ARGV[2]
+local ids = redis.call('SMEMBERS', p .. 'room:' .. room)
+local out = {}
+for i = 1, #ids, 1000 do
+  local chunk = { unpack(ids, i, math.min(i + 999, #ids)) }
+  local nodes = redis.call('HMGET', p .. 'connections', unpack(chunk))
+  for j, id in ipairs(chunk) do
+    if nodes[j] then out[#out + 1] = id; out[#out + 1] = nodes[j] end
+  end
+end
+return out
+`;
+
+/**
+ * ARGV: prefix, then optional connection ids (all connections when none). Returns
+ * { id1, meta1 or false, ... } for registered connections.
+ */
+export const METADATA_OF = `
+local p = ARGV[1]
+local ids
+if #ARGV > 1 then ids = { unpack(ARGV, 2) } else ids = redis.call('HKEYS', p .. 'connections') end
+local out = {}
+for i = 1, #ids, 1000 do
+  local chunk = { unpack(ids, i, math.min(i + 999, #ids)) }
+  local owners = redis.call('HMGET', p .. 'connections', unpack(chunk))
+  local metas = redis.call('HMGET', p .. 'connection-meta', unpack(chunk))
+  for j, id in ipairs(chunk) do
+    if owners[j] then out[#out + 1] = id; out[#out + 1] = metas[j] or '' end
+  end
+end
+return out
+`;

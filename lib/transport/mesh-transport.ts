@@ -1,0 +1,270 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { ChannelManager } from '../channels/channel-manager';
+import { CommandDispatcher } from '../commands/command-dispatcher';
+import { Connection, MeshCloseCode } from '../connection/connection';
+import { LocalConnections } from '../connection/local-connections';
+import { MESH_STORE } from '../mesh.constants';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { builtinCommands, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type FrameId } from '../protocol';
+import type { MeshStore } from '../state/mesh-store.interface';
+import { Heartbeat } from './heartbeat';
+
+/** Frames larger than this many times `maxPayload` are not buffered: the socket is closed (1009). */
+const HARD_LIMIT_FACTOR = 4;
+
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+function refusalOf(error: unknown): Refusal {
+  const e = error as { getStatus?: () => number; status?: unknown; code?: unknown; message?: unknown };
+  const candidates = [typeof e?.getStatus === 'function' ? e.getStatus() : undefined, e?.status, e?.code];
+  const status = candidates.find((s): s is number => typeof s === 'number' && s >= 400 && s <= 599) ?? 401;
+  const message = typeof e?.message === 'string' && e.message ? e.message : STATUS_CODES[status] ?? 'Unauthorized';
+  return { status, message };
+}
+
+function pathnameOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/**
+ * The WebSocket endpoint: HTTP upgrade (path routing, connect-time authentication, refusal with
+ * an HTTP status), connection registration, frame limits, the heartbeat, and handing requests
+ * to the dispatcher. It claims upgrades for its own path on the app's HTTP server before any
+ * other `'upgrade'` listener runs, so a `WsAdapter` gateway on another path keeps working (that
+ * adapter destroys upgrades for paths it does not know, including ours, if it sees them first).
+ */
+@Injectable()
+export class MeshTransport {
+  private readonly logger = new Logger('MeshTransport');
+  private readonly wss: WebSocketServer;
+  private readonly heartbeat: Heartbeat;
+  private readonly assignIdCommand: string;
+  private readonly errorCommand: string;
+  private readonly path: string;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly cleanups = new Set<Promise<unknown>>();
+  private server?: Server;
+  private ownServer = false;
+  private restoreEmit?: () => void;
+  private accepting = false;
+  /** Set while draining: requests that arrive now are refused. */
+  private draining = false;
+
+  constructor(
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    private readonly local: LocalConnections,
+    private readonly dispatcher: CommandDispatcher,
+    private readonly channels: ChannelManager,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayload * HARD_LIMIT_FACTOR,
+    });
+    this.heartbeat = new Heartbeat(local, options);
+    const names = builtinCommands(options.prefix);
+    this.assignIdCommand = names.assignId;
+    this.errorCommand = names.error;
+    this.path = trimSlash(options.path);
+  }
+
+  /** Serves the endpoint on an existing HTTP server (the Nest app's). */
+  attach(server: Server): void {
+    if (this.server) throw new Error('MeshTransport is already attached');
+    this.server = server;
+    const originalEmit = server.emit;
+    const claim = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (trimSlash(pathnameOf(request.url)) !== this.path) return false;
+      void this.handleUpgrade(request, socket, head);
+      return true;
+    };
+    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'upgrade' && claim(args[0] as IncomingMessage, args[1] as Duplex, args[2] as Buffer)) return true;
+      return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
+    } as Server['emit'];
+    this.restoreEmit = () => {
+      server.emit = originalEmit;
+    };
+    this.accepting = true;
+    this.heartbeat.start();
+  }
+
+  /** Serves the endpoint on its own HTTP server (the `port` option). */
+  async listen(port: number, host: string): Promise<void> {
+    const server = createServer((_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' });
+      res.end('Upgrade Required');
+    });
+    this.ownServer = true;
+    this.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** The standalone server's address (with the `port` option). */
+  address(): AddressInfo | undefined {
+    const address = this.ownServer ? this.server?.address() : undefined;
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
+  private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    if (!this.accepting) return this.refuse(socket, { status: 503, message: 'Server is shutting down' });
+    let metadata: AuthenticationResult;
+    if (this.options.authenticateConnection) {
+      try {
+        metadata = await this.options.authenticateConnection(request);
+      } catch (error) {
+        return this.refuse(socket, refusalOf(error));
+      }
+      if (metadata === null || metadata === undefined || metadata === false) {
+        return this.refuse(socket, { status: 401, message: 'Unauthorized' });
+      }
+    }
+    if (socket.destroyed || !this.accepting) return;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, metadata || undefined));
+  }
+
+  private refuse(socket: Duplex, { status, message }: Refusal): void {
+    if (socket.destroyed) return;
+    const body = `${message}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  private onConnection(ws: WebSocket, request: IncomingMessage, metadata: unknown): void {
+    const connection = new Connection(randomUUID(), ws, request, this.store.nodeId, this.options.maxBufferedAmount);
+    this.local.add(connection);
+    const registered = this.store.addConnection(connection.id, metadata).then(
+      () => {
+        connection.send(this.assignIdCommand, connection.id);
+        return true;
+      },
+      (error: Error) => {
+        this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
+        connection.close(1011, 'Registration failed');
+        return false;
+      },
+    );
+    const limiter = this.options.rateLimit ? { windowStart: Date.now(), count: 0 } : undefined;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, registered, limiter));
+    ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
+    ws.once('close', () => this.track(this.cleanups, this.onClose(connection, registered)));
+  }
+
+  private onFrame(connection: Connection, data: Buffer, isBinary: boolean, registered: Promise<boolean>, limiter?: { windowStart: number; count: number }): void {
+    if (isBinary) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
+    if (data.length > this.options.maxPayload) {
+      const id = peekFrameId(data.subarray(0, 256).toString());
+      return this.sendError(connection, id, ErrorCode.TOO_LARGE, `Frame of ${data.length} bytes is over the limit of ${this.options.maxPayload} bytes`);
+    }
+    const decoded = decodeFrame(data.toString());
+    if (!decoded.ok) return this.sendError(connection, decoded.id, ErrorCode.BAD_FRAME, decoded.reason);
+    const { id, command, payload } = decoded.frame;
+    if (this.heartbeat.handle(connection, command)) return;
+    if (limiter && this.overLimit(limiter)) {
+      const { limit, windowMs } = this.options.rateLimit!;
+      return this.sendError(connection, id, ErrorCode.RATE_LIMIT, `Rate limit of ${limit} frames per ${windowMs} ms exceeded`, ErrorName.PROTOCOL, command);
+    }
+    if (id === undefined) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, `Request "${command}" has no "id"`);
+    if (this.draining) return this.sendError(connection, id, ErrorCode.SERVER, 'Server is shutting down; retry on another node', 'ShutdownError', command);
+    this.track(
+      this.pending,
+      registered
+        .then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : undefined))
+        .then((result) => {
+          connection.sendRaw(encodeFrame(CommandDispatcher.reply(id, command, result)));
+        }),
+    );
+  }
+
+  private overLimit(limiter: { windowStart: number; count: number }): boolean {
+    const { limit, windowMs } = this.options.rateLimit!;
+    const now = Date.now();
+    if (now - limiter.windowStart >= windowMs) {
+      limiter.windowStart = now;
+      limiter.count = 0;
+    }
+    return ++limiter.count > limit;
+  }
+
+  /** An error reply to a request (echoing its command when known), or an `<prefix>/error` push when it had no id. */
+  private sendError(connection: Connection, id: FrameId | undefined, code: string, message: string, name: string = ErrorName.PROTOCOL, command = this.errorCommand): void {
+    const payload = { error: message, code, name };
+    connection.sendRaw(encodeFrame(id === undefined ? { command: this.errorCommand, payload } : { id, command, payload }));
+  }
+
+  private async onClose(connection: Connection, registered: Promise<boolean>): Promise<void> {
+    connection.markClosed();
+    this.local.delete(connection);
+    await this.channels.removeConnection(connection);
+    if (!(await registered)) return;
+    try {
+      await this.store.removeConnection(connection.id);
+    } catch (error) {
+      this.logger.error(`Could not clean up connection ${connection.id}: ${(error as Error).message}`);
+    }
+  }
+
+  private track(set: Set<Promise<unknown>>, promise: Promise<unknown>): void {
+    const settled = promise.catch((error: Error) => this.logger.error(error.message, error.stack));
+    set.add(settled);
+    void settled.then(() => set.delete(settled));
+  }
+
+  /**
+   * Stops accepting, lets requests already accepted finish (up to `drainTimeout`), closes every
+   * socket with 1001 and waits for their cleanup.
+   */
+  async close(): Promise<void> {
+    this.accepting = false;
+    this.draining = true;
+    this.heartbeat.stop();
+    await this.settle(this.pending, this.options.drainTimeout);
+    for (const connection of [...this.local.values()]) connection.close(MeshCloseCode.GOING_AWAY, 'Server shutting down');
+    for (const connection of [...this.local.values()]) {
+      // Peers that do not answer the closing handshake are dropped after a short grace period.
+      setTimeout(() => connection.socket.terminate(), 1000).unref();
+    }
+    await this.settle(this.cleanups, this.options.drainTimeout + 2000);
+    this.restoreEmit?.();
+    if (this.ownServer && this.server) {
+      const server = this.server;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    this.server = undefined;
+    this.wss.close();
+  }
+
+  private async settle(set: Set<Promise<unknown>>, timeoutMs: number): Promise<void> {
+    if (set.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...set]), timeout]);
+    clearTimeout(timer);
+  }
+}
