@@ -1,0 +1,39 @@
+/** Receives each message published on a subscribed channel. */
+export type ChannelCallback = (message: string) => void;
+
+interface Channel {
+  callbacks: Set<ChannelCallback>;
+  historyLimit?: number;
+}
+
+/** The channels a client subscribed to, with their callbacks and history limit (for re-subscribing). */
+export class ChannelSubscriptions {
+  private readonly channels = new Map<string, Channel>();
+
+  add(name: string, callback: ChannelCallback, historyLimit?: number): void {
+    const channel = this.channels.get(name) ?? { callbacks: new Set<ChannelCallback>() };
+    channel.callbacks.add(callback);
+    if (historyLimit !== undefined) channel.historyLimit = historyLimit;
+    this.channels.set(name, channel);
+  }
+
+  /** Removes one callback, or all when none is given. True if the channel has no callback left. */
+  remove(name: string, callback?: ChannelCallback): boolean {
+    const channel = this.channels.get(name);
+    if (!channel) return true;
+    if (callback) channel.callbacks.delete(callback);
+    if (callback && channel.callbacks.size > 0) return false;
+    this.channels.delete(name);
+    return true;
+  }
+
+  deliver(name: string, message: string): void {
+    const channel = this.channels.get(name);
+    if (channel) for (const callback of [...channel.callbacks]) callback(message);
+  }
+
+  /** What to send again after a reconnect. */
+  entries(): Array<{ channel: string; historyLimit?: number }> {
+    return [...this.channels].map(([channel, { historyLimit }]) => ({ channel, historyLimit }));
+  }
+}

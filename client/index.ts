@@ -1,0 +1,35 @@
+/** The Mesh client for browsers and Node: `import { MeshClient } from 'nestjs-mesh/client'`. */
+export { MeshClient } from './mesh-client';
+export {
+  MeshClientStatus,
+  type CommandMap,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  type CommandOptions,
+  type ThrowingCommandOptions,
+  type MeshClientOptions,
+  type MeshClientEventMap,
+  type ChannelHistoryResult,
+  type JoinRoomResult,
+  type MetadataStrategy,
+  type InvokeHandler,
+  type WebSocketLike,
+  type WebSocketConstructor,
+  type ErrorPayload,
+  type Frame,
+} from './types';
+export type { MeshEvent, MeshEventListener } from './events';
+export type { ChannelCallback } from './channel-subscriptions';
+export {
+  MeshClientError,
+  MeshClientErrorCode,
+  MeshTimeoutError,
+  MeshConnectionError,
+  MeshConnectionLostError,
+  MeshClosedError,
+  MeshCommandError,
+  MeshUnsupportedError,
+} from './errors';
+export { reconnectDelay, type BackoffSettings } from './backoff';
+export { ErrorCode, isErrorPayload } from '../lib/protocol';

@@ -1,0 +1,575 @@
+import {
+  builtinCommands,
+  decodeFrame,
+  DEFAULT_PREFIX,
+  encodeFrame,
+  HeartbeatCommand,
+  isErrorPayload,
+  type BuiltinCommands,
+  type ErrorPayload,
+  type Frame,
+} from '../lib/protocol';
+import { reconnectDelay } from './backoff';
+import { ChannelSubscriptions, type ChannelCallback } from './channel-subscriptions';
+import { CommandTracker } from './command-tracker';
+import {
+  MeshClosedError,
+  MeshCommandError,
+  MeshConnectionError,
+  MeshConnectionLostError,
+  MeshTimeoutError,
+  MeshUnsupportedError,
+  type MeshClientError,
+} from './errors';
+import { MeshEventEmitter, type MeshEventListener } from './events';
+import { IdAllocator } from './ids';
+import { InvokeHandlers } from './invoke-handlers';
+import { isNode } from './node-require';
+import type { Transport, TransportCloseInfo, TransportConnection } from './transport/transport';
+import { resolveWebSocket, WebSocketTransport } from './transport/websocket-transport';
+import { WorkerTransport } from './transport/worker-transport';
+import {
+  MeshClientStatus,
+  type ChannelHistoryResult,
+  type CommandMap,
+  type CommandName,
+  type CommandOptions,
+  type CommandPayload,
+  type CommandResult,
+  type InvokeHandler,
+  type JoinRoomResult,
+  type MeshClientEventMap,
+  type MeshClientOptions,
+  type MetadataStrategy,
+  type ResolvedMeshClientOptions,
+  type ThrowingCommandOptions,
+} from './types';
+
+const DEFAULTS: ResolvedMeshClientOptions = {
+  prefix: DEFAULT_PREFIX,
+  pingTimeout: 30000,
+  maxMissedPings: 1,
+  shouldReconnect: true,
+  reconnectInterval: 2000,
+  maxReconnectInterval: 30000,
+  maxReconnectAttempts: Infinity,
+  commandTimeoutMs: 30000,
+  syncCommands: false,
+};
+
+/** Close codes after which the server expects the client to reconnect (elsewhere) at once. */
+const PROMPT_RECONNECT_CODES = new Set([1001 /* going away */, 1012 /* service restart */]);
+/** How long `close()` waits for the close handshake before dropping the socket. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * A client of a Mesh server, for browsers and Node.
+ *
+ * ```ts
+ * const client = new MeshClient<{ echo: { payload: string; result: string } }>('ws://localhost:3000/mesh');
+ * await client.connect();
+ * const reply = await client.command('echo', 'hi', { throwOnError: true });
+ * client.on('user-joined', (e) => console.log(e.detail.id));
+ * ```
+ *
+ * `command()` resolves with the server's reply payload, including error payloads
+ * `{ error, code, name }` (the Mesh protocol's convention); pass `{ throwOnError: true }` to get a
+ * `MeshCommandError` instead. The built-in helpers (`subscribe`, `joinRoom`, ...) always throw it.
+ */
+export class MeshClient<TCommands extends CommandMap = any> {
+  readonly options: Readonly<ResolvedMeshClientOptions>;
+  private readonly names: BuiltinCommands;
+  private readonly events = new MeshEventEmitter();
+  private readonly ids = new IdAllocator();
+  private readonly commands = new CommandTracker();
+  private readonly channels = new ChannelSubscriptions();
+  private readonly rooms = new Set<string>();
+  private readonly invokeHandlers = new InvokeHandlers();
+  private transport?: Transport;
+  private connection: TransportConnection | null = null;
+  private socketOpened = false;
+  private currentStatus: MeshClientStatus = MeshClientStatus.OFFLINE;
+  private currentConnectionId?: string;
+  private connectPromise: Promise<void> | null = null;
+  private connectWaiter: { resolve(): void; reject(err: Error): void } | null = null;
+  private closedByUser = false;
+  private reconnectAttempts = 0;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private heartbeatTimer?: ReturnType<typeof setInterval>;
+  private missedPings = 0;
+
+  constructor(
+    readonly url: string,
+    options: MeshClientOptions = {},
+  ) {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.options = { ...DEFAULTS, ...defined };
+    this.names = builtinCommands(this.options.prefix);
+    if (this.options.syncCommands && !isNode()) {
+      throw new MeshUnsupportedError('syncCommands needs Node.js (worker_threads); in a browser use `await client.command(...)`');
+    }
+    if (this.options.syncCommands && this.options.WebSocket) {
+      throw new MeshUnsupportedError('The WebSocket option cannot be combined with syncCommands (the socket lives in a worker thread)');
+    }
+  }
+
+  /** Current connection status. */
+  get status(): MeshClientStatus {
+    return this.currentStatus;
+  }
+
+  /** The id the server assigned to the current connection; undefined while not online. */
+  get connectionId(): string | undefined {
+    return this.currentConnectionId;
+  }
+
+  /**
+   * Opens the connection. Resolves once the server has assigned a connection id; rejects with
+   * `MeshConnectionError` (code `ECONNECTION`, with the HTTP `status` of a refused upgrade in
+   * Node) if the socket fails or closes first. The first connection is not retried; later drops
+   * are (see `shouldReconnect`). Calls made while connecting (or reconnecting) share one promise.
+   */
+  connect(): Promise<void> {
+    if (this.connectPromise) return this.connectPromise;
+    this.connectPromise = new Promise<void>((resolve, reject) => (this.connectWaiter = { resolve, reject }));
+    if (this.currentStatus === MeshClientStatus.ONLINE) this.settleConnect();
+    if (this.currentStatus === MeshClientStatus.OFFLINE) {
+      this.closedByUser = false;
+      this.currentStatus = MeshClientStatus.CONNECTING;
+      this.openSocket();
+    }
+    return this.connectPromise;
+  }
+
+  /**
+   * Sends a command and resolves with the reply payload. Error payloads `{ error, code, name }`
+   * resolve too, unless `options.throwOnError` is true (then: `MeshCommandError`). Rejects with
+   * `MeshTimeoutError` after `timeoutMs` (default `commandTimeoutMs`) from the call,
+   * `MeshConnectionLostError` if the connection drops while the command is in flight, and
+   * `MeshClosedError` after `close()`. While offline or reconnecting the command waits and is sent
+   * once the connection is back; on an offline client that was never closed it starts `connect()`.
+   */
+  command<K extends CommandName<TCommands>>(
+    name: K,
+    payload: CommandPayload<TCommands, K>,
+    options: ThrowingCommandOptions,
+  ): Promise<CommandResult<TCommands, K>>;
+  command<K extends CommandName<TCommands>>(
+    name: K,
+    payload?: CommandPayload<TCommands, K>,
+    options?: CommandOptions,
+  ): Promise<CommandResult<TCommands, K> | ErrorPayload>;
+  command(name: string, payload?: unknown, options: CommandOptions = {}): Promise<unknown> {
+    return this.request(name, payload, options);
+  }
+
+  /**
+   * Node only, with `{ syncCommands: true }`: sends a command and blocks the calling thread until
+   * its reply arrives on the same connection. Returns what `command()` would resolve with; throws
+   * `MeshTimeoutError`, `MeshConnectionLostError`, or `MeshCommandError` with `throwOnError`.
+   * Needs an online connection (`await client.connect()` first). Events and replies that arrive
+   * meanwhile are delivered after it returns; the client cannot answer heartbeats while blocked.
+   */
+  commandSync<K extends CommandName<TCommands>>(
+    name: K,
+    payload: CommandPayload<TCommands, K>,
+    options: ThrowingCommandOptions,
+  ): CommandResult<TCommands, K>;
+  commandSync<K extends CommandName<TCommands>>(
+    name: K,
+    payload?: CommandPayload<TCommands, K>,
+    options?: CommandOptions,
+  ): CommandResult<TCommands, K> | ErrorPayload;
+  commandSync(name: string, payload?: unknown, options: CommandOptions = {}): unknown {
+    if (!isNode()) {
+      throw new MeshUnsupportedError('commandSync is not available in browsers (it would block the page): use `await client.command(...)` instead');
+    }
+    if (!this.options.syncCommands) {
+      throw new MeshUnsupportedError('commandSync needs a client constructed with `{ syncCommands: true }` (or use `await client.command(...)`)');
+    }
+    if (this.closedByUser) throw new MeshClosedError(name);
+    const connection = this.connection;
+    if (this.currentStatus !== MeshClientStatus.ONLINE || !connection?.sendSync) {
+      throw new MeshConnectionError(`commandSync("${name}") needs an online connection: await client.connect() first`);
+    }
+    const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
+    const id = this.nextId();
+    const reply = connection.sendSync(encodeFrame({ id, command: name, payload: payload ?? {} }), id, timeoutMs);
+    if (reply.kind === 'timeout') throw new MeshTimeoutError(name, timeoutMs);
+    if (reply.kind === 'lost') throw new MeshConnectionLostError(name);
+    const decoded = decodeFrame(reply.data);
+    if (!decoded.ok) throw new MeshConnectionLostError(name);
+    this.events.emit('message', decoded.frame);
+    return this.checkResult(name, decoded.frame.payload, options);
+  }
+
+  /**
+   * Subscribes to a channel: `callback` receives every message published on it from now on.
+   * Resolves with the server's `{ success, history }` (history newest first, at most
+   * `historyLimit`, not passed to the callback). On `success: false` the callback is dropped.
+   * The subscription (with its `historyLimit`) is renewed after every reconnect.
+   */
+  async subscribe(channel: string, callback: ChannelCallback, options: { historyLimit?: number } = {}): Promise<ChannelHistoryResult> {
+    this.channels.add(channel, callback, options.historyLimit);
+    try {
+      const reply = await this.builtin<ChannelHistoryResult>(this.names.subscribeChannel, { channel, historyLimit: options.historyLimit });
+      if (!reply?.success) this.channels.remove(channel, callback);
+      return reply;
+    } catch (err) {
+      this.channels.remove(channel, callback);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes `callback` from the channel, or every callback when none is given. When no callback is
+   * left, unsubscribes on the server and resolves with its answer (true if it was subscribed).
+   */
+  async unsubscribe(channel: string, callback?: ChannelCallback): Promise<boolean> {
+    if (!this.channels.remove(channel, callback)) return true;
+    return this.builtin<boolean>(this.names.unsubscribeChannel, { channel });
+  }
+
+  /** Reads a channel's history (newest first) without subscribing. */
+  getChannelHistory(channel: string, options: { limit?: number } = {}): Promise<ChannelHistoryResult> {
+    return this.builtin<ChannelHistoryResult>(this.names.getChannelHistory, { channel, limit: options.limit });
+  }
+
+  /** Joins a room; on `success` the room is re-joined after every reconnect. */
+  async joinRoom(roomName: string): Promise<JoinRoomResult> {
+    const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, { roomName });
+    if (reply?.success) this.rooms.add(roomName);
+    return reply;
+  }
+
+  /** Leaves a room (and stops re-joining it). */
+  leaveRoom(roomName: string): Promise<{ success: boolean }> {
+    this.rooms.delete(roomName);
+    return this.builtin<{ success: boolean }>(this.names.leaveRoom, { roomName });
+  }
+
+  /** Resolves with a room's metadata (null when it has none). */
+  async getRoomMetadata<T = unknown>(roomName: string): Promise<T | null> {
+    return (await this.builtin<{ metadata: T | null }>(this.names.getRoomMetadata, { roomName })).metadata;
+  }
+
+  /** Resolves with this connection's metadata, or another connection's (if the server allows it). */
+  async getConnectionMetadata<T = unknown>(connectionId?: string): Promise<T | null> {
+    const reply =
+      connectionId === undefined
+        ? await this.builtin<{ metadata: T | null }>(this.names.getMyConnectionMetadata, {})
+        : await this.builtin<{ metadata: T | null }>(this.names.getConnectionMetadata, { connectionId });
+    return reply.metadata;
+  }
+
+  /** Sets this connection's metadata (if the server allows clients to); resolves with `success`. */
+  async setConnectionMetadata(metadata: unknown, options: { strategy?: MetadataStrategy } = {}): Promise<boolean> {
+    const payload = options.strategy ? { metadata, options: { strategy: options.strategy } } : { metadata };
+    return (await this.builtin<{ success: boolean }>(this.names.setMyConnectionMetadata, payload)).success;
+  }
+
+  /**
+   * Registers the handler of server-to-client invokes of `type`. Its return value (awaited) is
+   * sent back as the result; a throw is sent as `{ error, code, name }`, with the error's own
+   * string `code` or `EHANDLER`. Invokes of a type with no handler get `ENOTFOUND`.
+   */
+  handle<TData = any, TResult = unknown>(type: string, handler: InvokeHandler<TData, TResult>): this {
+    this.invokeHandlers.set(type, handler as InvokeHandler);
+    return this;
+  }
+
+  unhandle(type: string): this {
+    this.invokeHandlers.delete(type);
+    return this;
+  }
+
+  /**
+   * Listens to a built-in event (`connect`, `disconnect`, `reconnect`, `reconnectfailed`,
+   * `close`, `error`, `ping`, `latency`, `message`) or to a server push named `event`. The listener
+   * receives `{ type, detail }`; for a push, `detail` is its payload.
+   */
+  on<K extends keyof MeshClientEventMap>(event: K, listener: MeshEventListener<MeshClientEventMap[K]>): this;
+  on<T = any>(event: string, listener: MeshEventListener<T>): this;
+  on(event: string, listener: MeshEventListener): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  once<K extends keyof MeshClientEventMap>(event: K, listener: MeshEventListener<MeshClientEventMap[K]>): this;
+  once<T = any>(event: string, listener: MeshEventListener<T>): this;
+  once(event: string, listener: MeshEventListener): this {
+    this.events.once(event, listener);
+    return this;
+  }
+
+  off(event: string, listener: MeshEventListener<any>): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Closes the connection (code 1000) for good: no reconnect. Pending and queued commands reject
+   * with `MeshClosedError` (code `ECLOSED`), and so do commands issued later, until `connect()`
+   * is called again. Emits `close` unless already offline. Resolves once the socket is closed
+   * (after at most a short grace period) and, with `syncCommands`, the worker thread has stopped.
+   */
+  async close(): Promise<void> {
+    this.closedByUser = true;
+    this.stopTimers();
+    const connection = this.connection;
+    this.connection = null;
+    const wasOffline = this.currentStatus === MeshClientStatus.OFFLINE;
+    this.goOffline((command) => new MeshClosedError(command));
+    if (!wasOffline) this.events.emit('close', { code: 1000, reason: 'Client closed' });
+    if (connection) await closeWithGrace(connection);
+    await this.transport?.dispose();
+  }
+
+  // --- requests ---
+
+  private request(command: string, payload: unknown, options: CommandOptions): Promise<unknown> {
+    if (this.closedByUser) return Promise.reject(new MeshClosedError(command));
+    const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
+    const reply = this.commands.add(command, payload === undefined ? {} : payload, timeoutMs);
+    if (this.currentStatus === MeshClientStatus.ONLINE) this.flushQueue();
+    else if (this.currentStatus === MeshClientStatus.OFFLINE) this.connect().catch(() => undefined);
+    return options.throwOnError ? reply.then((result) => this.checkResult(command, result, options)) : reply;
+  }
+
+  /** A built-in command: error payloads throw `MeshCommandError`. */
+  private builtin<T>(command: string, payload: unknown): Promise<T> {
+    return this.request(command, payload, { throwOnError: true }) as Promise<T>;
+  }
+
+  private checkResult(command: string, result: unknown, options: CommandOptions): unknown {
+    if (options.throwOnError && isErrorPayload(result)) throw new MeshCommandError(command, result);
+    return result;
+  }
+
+  private flushQueue(): void {
+    const connection = this.connection;
+    if (!connection) return;
+    for (const command of this.commands.takeQueued()) {
+      const id = this.nextId();
+      this.commands.markSent(command, id);
+      connection.send(encodeFrame({ id, command: command.command, payload: command.payload }));
+    }
+  }
+
+  private nextId(): number {
+    return this.ids.next((id) => this.commands.isInFlight(id));
+  }
+
+  // --- socket lifecycle ---
+
+  private openSocket(): void {
+    this.socketOpened = false;
+    let connection: TransportConnection | null = null;
+    try {
+      this.transport ??= this.createTransport();
+      connection = this.transport.connect(this.url, {
+        onOpen: () => connection === this.connection && this.onSocketOpen(),
+        onMessage: (data) => connection === this.connection && this.onSocketMessage(data),
+        onClose: (info) => connection === this.connection && this.onSocketClose(info),
+      });
+      this.connection = connection;
+    } catch (err) {
+      // e.g. an invalid URL: the WebSocket constructor throws synchronously.
+      this.onSocketClose({ code: 1006, reason: '', failure: { message: err instanceof Error ? err.message : String(err) } });
+    }
+  }
+
+  private createTransport(): Transport {
+    const socketOptions = { protocols: this.options.protocols, headers: this.options.headers };
+    if (this.options.syncCommands) return new WorkerTransport(socketOptions);
+    return new WebSocketTransport(resolveWebSocket(this.options.WebSocket, socketOptions), socketOptions);
+  }
+
+  private onSocketOpen(): void {
+    this.socketOpened = true;
+    this.missedPings = 0;
+    this.heartbeatTimer = setInterval(() => {
+      this.missedPings += 1;
+      if (this.missedPings > this.options.maxMissedPings) this.dropConnection('No ping from the server');
+    }, this.options.pingTimeout);
+  }
+
+  /** Gives up on a silent socket without waiting for a close handshake, then handles the close. */
+  private dropConnection(reason: string): void {
+    const connection = this.connection;
+    if (!connection) return;
+    connection.terminate();
+    this.onSocketClose({ code: 1006, reason });
+  }
+
+  private onSocketClose(info: TransportCloseInfo): void {
+    const previous = this.currentStatus;
+    this.connection = null;
+    this.stopTimers();
+    this.currentConnectionId = undefined;
+    this.commands.failInFlight((command) => new MeshConnectionLostError(command));
+    const failure = this.connectionError(info);
+
+    if (previous === MeshClientStatus.CONNECTING) {
+      this.events.emit('error', failure);
+      this.goOffline(() => failure);
+      this.events.emit('close', { code: info.code, reason: info.reason });
+      return;
+    }
+    if (previous === MeshClientStatus.ONLINE) {
+      this.connectPromise = null;
+      this.events.emit('disconnect', { code: info.code, reason: info.reason });
+    } else if (!this.socketOpened) {
+      this.events.emit('error', failure);
+    }
+    if (this.options.shouldReconnect) {
+      this.scheduleReconnect(previous === MeshClientStatus.ONLINE && PROMPT_RECONNECT_CODES.has(info.code));
+    } else {
+      this.goOffline((command) => new MeshConnectionLostError(command));
+      this.events.emit('close', { code: info.code, reason: info.reason });
+    }
+  }
+
+  private connectionError(info: TransportCloseInfo): MeshConnectionError {
+    if (this.socketOpened) {
+      return new MeshConnectionError(`Connection to ${this.url} closed (code ${info.code}) before the server assigned an id`);
+    }
+    const detail = info.failure?.message ? `: ${info.failure.message}` : '';
+    return new MeshConnectionError(`WebSocket connection to ${this.url} failed${detail}`, info.failure?.status);
+  }
+
+  /**
+   * Schedules reconnect attempt `n` after `random(0, min(maxReconnectInterval, reconnectInterval * 2 ** n))`
+   * ms, or at once when `prompt` (the server said it is going away or restarting).
+   */
+  private scheduleReconnect(prompt: boolean): void {
+    this.currentStatus = MeshClientStatus.RECONNECTING;
+    if (this.reconnectAttempts >= this.options.maxReconnectAttempts) {
+      const attempts = this.reconnectAttempts;
+      const error = new MeshConnectionError(`Reconnect to ${this.url} failed after ${attempts} attempts`);
+      this.events.emit('reconnectfailed', { attempts });
+      this.goOffline(() => error);
+      this.events.emit('close', { code: 1006, reason: error.message });
+      return;
+    }
+    const delay = prompt ? 0 : reconnectDelay(this.reconnectAttempts, this.options);
+    this.reconnectAttempts += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.openSocket();
+    }, delay);
+  }
+
+  /** Status offline: settles everything that waits for a connection with `error`. */
+  private goOffline(error: (command?: string) => Error): void {
+    this.currentStatus = MeshClientStatus.OFFLINE;
+    this.currentConnectionId = undefined;
+    this.reconnectAttempts = 0;
+    this.connectPromise = null;
+    this.connectWaiter?.reject(error());
+    this.connectWaiter = null;
+    this.commands.failInFlight(error);
+    this.commands.failQueued(error);
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    this.heartbeatTimer = this.reconnectTimer = undefined;
+  }
+
+  private settleConnect(): void {
+    this.connectWaiter?.resolve();
+    this.connectWaiter = null;
+  }
+
+  // --- inbound frames ---
+
+  private onSocketMessage(data: string): void {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) return;
+    const frame = decoded.frame;
+    this.events.emit('message', frame);
+    if (frame.command === this.names.invoke && typeof frame.id === 'string') void this.answerInvoke(frame);
+    else if (frame.id !== undefined) {
+      if (typeof frame.id === 'number') this.commands.resolve(frame.id, frame.payload);
+    } else this.onPush(frame);
+  }
+
+  private onPush(frame: Frame): void {
+    const { command, payload } = frame;
+    switch (command) {
+      case this.names.assignId:
+        if (typeof payload === 'string') this.onAssignId(payload);
+        return;
+      case HeartbeatCommand.PING:
+        this.missedPings = 0;
+        this.sendFrame({ id: this.nextId(), command: HeartbeatCommand.PONG, payload: {} });
+        this.events.emit('ping', payload);
+        return;
+      case HeartbeatCommand.LATENCY:
+        this.events.emit('latency', { latency: payload as number });
+        return;
+      case HeartbeatCommand.LATENCY_REQUEST:
+        this.sendFrame({ id: this.nextId(), command: HeartbeatCommand.LATENCY_RESPONSE, payload });
+        return;
+      case this.names.subscriptionMessage: {
+        const { channel, message } = (payload ?? {}) as { channel?: unknown; message?: unknown };
+        if (typeof channel === 'string') this.channels.deliver(channel, message as string);
+        return;
+      }
+      default:
+        this.events.emit(command, payload);
+    }
+  }
+
+  private onAssignId(connectionId: string): void {
+    const reconnected = this.currentStatus === MeshClientStatus.RECONNECTING;
+    this.currentConnectionId = connectionId;
+    this.currentStatus = MeshClientStatus.ONLINE;
+    this.reconnectAttempts = 0;
+    this.settleConnect();
+    this.events.emit('connect', { connectionId });
+    if (!reconnected) {
+      this.flushQueue();
+      return;
+    }
+    const restored = this.restoreSubscriptions();
+    this.flushQueue();
+    void restored.then(() => {
+      if (this.currentConnectionId === connectionId) this.events.emit('reconnect', { connectionId });
+    });
+  }
+
+  /** Re-joins rooms and re-subscribes channels on a new connection; failures become `error` events. */
+  private async restoreSubscriptions(): Promise<void> {
+    const renewals = [
+      ...[...this.rooms].map((roomName) => this.builtin(this.names.joinRoom, { roomName })),
+      ...this.channels.entries().map((entry) => this.builtin(this.names.subscribeChannel, entry)),
+    ];
+    for (const outcome of await Promise.allSettled(renewals)) {
+      if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
+    }
+  }
+
+  private async answerInvoke(frame: Frame): Promise<void> {
+    const connection = this.connection;
+    const { type, data } = (frame.payload ?? {}) as { type?: unknown; data?: unknown };
+    const payload = await this.invokeHandlers.run(type, data);
+    if (connection && connection === this.connection) {
+      connection.send(encodeFrame({ id: frame.id, command: this.names.invokeResult, payload }));
+    }
+  }
+
+  private sendFrame(frame: Frame): void {
+    this.connection?.send(encodeFrame(frame));
+  }
+}
+
+async function closeWithGrace(connection: TransportConnection): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS)));
+  const outcome = await Promise.race([connection.close(1000, 'Client closed'), grace]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') connection.terminate();
+}

@@ -1,0 +1,140 @@
+import type { ErrorPayload, Frame } from '../lib/protocol';
+import type { MeshClientError, MeshConnectionError } from './errors';
+
+/** Connection status of a `MeshClient`. */
+export const MeshClientStatus = {
+  /** Not connected and not trying to (before `connect()`, after `close()` or a failed reconnect). */
+  OFFLINE: 'offline',
+  /** First connection under way: `connect()` is pending. */
+  CONNECTING: 'connecting',
+  /** Connected, and the server has assigned a connection id. */
+  ONLINE: 'online',
+  /** The connection dropped; the client is waiting for or running a reconnect attempt. */
+  RECONNECTING: 'reconnecting',
+} as const;
+
+export type MeshClientStatus = (typeof MeshClientStatus)[keyof typeof MeshClientStatus];
+
+/**
+ * Describes a server's commands for type inference: `{ echo: { payload: string; result: string } }`.
+ * Declare it with `type`, not `interface`, so it satisfies the index signature.
+ */
+export type CommandMap = Record<string, { payload: unknown; result: unknown }>;
+
+/** The command names a map allows (`string` when the client is untyped). */
+export type CommandName<T extends CommandMap> = keyof T & string;
+export type CommandPayload<T extends CommandMap, K extends CommandName<T>> = T[K]['payload'];
+export type CommandResult<T extends CommandMap, K extends CommandName<T>> = T[K]['result'];
+
+/** Per-call options of `command()` and `commandSync()`. */
+export interface CommandOptions {
+  /** Reject (or throw) with `MeshTimeoutError` when no reply arrives in time. Default: the client's `commandTimeoutMs`. */
+  timeoutMs?: number;
+  /**
+   * When true, an error payload `{ error, code, name }` from the server rejects with a
+   * `MeshCommandError` instead of resolving. Default false (the Mesh protocol resolves it).
+   */
+  throwOnError?: boolean;
+}
+
+/** `CommandOptions` that make error payloads throw, so the result type excludes `ErrorPayload`. */
+export type ThrowingCommandOptions = CommandOptions & { throwOnError: true };
+
+/** The subset of the WHATWG `WebSocket` the client uses (browsers, Node 22+, and `ws` all fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: { data: any }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: any) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A `WebSocket` constructor: the global one, `ws`'s, or any compatible class. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: any) => WebSocketLike;
+
+/** Options of `new MeshClient(url, options)`. */
+export interface MeshClientOptions {
+  /** Prefix of the server's built-in commands (`mesh/assign-id`, ...). Default `'mesh'`; `'rt'` for `@prsm/realtime` servers. */
+  prefix?: string;
+  /** Length in ms of one heartbeat window: a window with no `ping` from the server counts as missed. Default 30000. */
+  pingTimeout?: number;
+  /** The client reconnects after more than this many consecutive missed ping windows. Default 1. */
+  maxMissedPings?: number;
+  /** Reconnect after an unexpected close or missed pings. Default true. */
+  shouldReconnect?: boolean;
+  /**
+   * Base reconnect delay in ms. Default 2000. Attempt `n` (0-based) waits
+   * `random(0, min(maxReconnectInterval, reconnectInterval * 2 ** n))` ms (exponential backoff,
+   * full jitter). After a close with code 1001 or 1012 (server going away or restarting) the
+   * first attempt starts at once.
+   */
+  reconnectInterval?: number;
+  /** Cap of the reconnect delay in ms. Default 30000. */
+  maxReconnectInterval?: number;
+  /** Give up after this many failed reconnect attempts in a row (status `offline`, event `reconnectfailed`). Default Infinity. */
+  maxReconnectAttempts?: number;
+  /** Default timeout of a command in ms, from the call (so it also bounds the wait while offline). Default 30000. */
+  commandTimeoutMs?: number;
+  /**
+   * Node only. Run the socket in a `worker_threads` Worker so `commandSync()` can block the
+   * calling thread until its reply arrives on the same connection. Default false.
+   */
+  syncCommands?: boolean;
+  /**
+   * The `WebSocket` class to use. Default: `globalThis.WebSocket`, or the `ws` package (loaded
+   * only then) when there is no global one or when `headers` are given. Not supported with `syncCommands`.
+   */
+  WebSocket?: WebSocketConstructor;
+  /** WebSocket subprotocols to offer. */
+  protocols?: string | string[];
+  /** Node only (uses `ws`): HTTP headers of the upgrade request, e.g. `{ authorization: 'Bearer ...' }` for connect-time auth. */
+  headers?: Record<string, string>;
+}
+
+/** `MeshClientOptions` with every default applied. */
+export type ResolvedMeshClientOptions = Required<Omit<MeshClientOptions, 'WebSocket' | 'protocols' | 'headers'>> &
+  Pick<MeshClientOptions, 'WebSocket' | 'protocols' | 'headers'>;
+
+/** Details of the built-in events. Any other event name is a server push: its detail is the push payload. */
+export interface MeshClientEventMap {
+  /** The server assigned a connection id (first connect and every reconnect). */
+  connect: { connectionId: string };
+  /** An online connection dropped. */
+  disconnect: { code: number; reason: string };
+  /** A reconnect succeeded: channels were re-subscribed and rooms re-joined. */
+  reconnect: { connectionId: string };
+  /** Reconnecting gave up after `maxReconnectAttempts`. */
+  reconnectfailed: { attempts: number };
+  /** The client went offline and will not reconnect by itself. */
+  close: { code: number; reason: string };
+  /** A connection attempt failed, or re-subscribing after a reconnect failed. */
+  error: MeshConnectionError | MeshClientError;
+  /** The server sent a heartbeat `ping`. */
+  ping: unknown;
+  /** The server reported the last measured round trip. */
+  latency: { latency: number };
+  /** Every inbound frame. */
+  message: Frame;
+}
+
+/** Reply of `subscribe()` and `getChannelHistory()`: history is newest first. */
+export interface ChannelHistoryResult {
+  success: boolean;
+  history: string[];
+}
+
+/** Reply of `joinRoom()`. */
+export interface JoinRoomResult {
+  success: boolean;
+  present?: Array<{ id: string; metadata: unknown }>;
+}
+
+/** How `setConnectionMetadata` combines the new metadata with the stored one. */
+export type MetadataStrategy = 'replace' | 'merge' | 'deepMerge';
+
+/** A handler for server-to-client invokes (`client.handle`). */
+export type InvokeHandler<TData = any, TResult = unknown> = (data: TData) => TResult | Promise<TResult>;
+
+export type { ErrorPayload, Frame };
