@@ -97,9 +97,9 @@ describe('MeshClient commands', () => {
     await client.connect();
     const order: string[] = [];
     const calls = [
-      client.command('slow', { ms: 200, value: 'a' }).then((v) => (order.push(v), v)),
-      client.command('slow', { ms: 100, value: 'b' }).then((v) => (order.push(v), v)),
-      client.command('slow', { ms: 0, value: 'c' }).then((v) => (order.push(v), v)),
+      client.command('slow', { ms: 200, value: 'a' }, { throwOnError: true }).then((v) => (order.push(v), v)),
+      client.command('slow', { ms: 100, value: 'b' }, { throwOnError: true }).then((v) => (order.push(v), v)),
+      client.command('slow', { ms: 0, value: 'c' }, { throwOnError: true }).then((v) => (order.push(v), v)),
     ];
     await expect(Promise.all(calls)).resolves.toEqual(['a', 'b', 'c']);
     expect(order).toEqual(['c', 'b', 'a']);

@@ -1,0 +1,66 @@
+import { MeshClient } from '../../client';
+import { nextEvent, ScriptedServer, sleep } from './support/scripted-server';
+
+describe('MeshClient heartbeat', () => {
+  let server: ScriptedServer;
+  let client: MeshClient;
+
+  beforeEach(async () => {
+    server = await ScriptedServer.start();
+  });
+
+  afterEach(async () => {
+    await client.close();
+    await server.stop();
+  });
+
+  it('answers ping with a pong frame (id, no reply expected) and emits ping', async () => {
+    client = new MeshClient(server.url);
+    await client.connect();
+    const ping = nextEvent(client, 'ping');
+    server.push('ping', {});
+    await expect(ping).resolves.toEqual({});
+    const { frame } = await server.waitForFrame((r) => r.frame.command === 'pong');
+    expect(frame).toEqual({ id: expect.any(Number), command: 'pong', payload: {} });
+  });
+
+  it('answers latency:request with latency:response carrying the same payload', async () => {
+    client = new MeshClient(server.url);
+    await client.connect();
+    server.push('latency:request', { sentAt: 1234 });
+    const { frame } = await server.waitForFrame((r) => r.frame.command === 'latency:response');
+    expect(frame).toEqual({ id: expect.any(Number), command: 'latency:response', payload: { sentAt: 1234 } });
+  });
+
+  it('emits latency with detail.latency = the number the server sent', async () => {
+    client = new MeshClient(server.url);
+    await client.connect();
+    const latency = nextEvent(client, 'latency');
+    server.push('latency', 42);
+    await expect(latency).resolves.toEqual({ latency: 42 });
+  });
+
+  it('forces a reconnect after more than maxMissedPings silent windows', async () => {
+    client = new MeshClient(server.url, { pingTimeout: 100, maxMissedPings: 1, reconnectInterval: 10 });
+    await client.connect();
+    const started = Date.now();
+    const disconnected = nextEvent(client, 'disconnect');
+    const reconnected = nextEvent(client, 'reconnect');
+    await expect(disconnected).resolves.toMatchObject({ code: 1006, reason: 'No ping from the server' });
+    // Two silent windows of 100 ms must pass first.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+    await expect(reconnected).resolves.toEqual({ connectionId: 'conn-2' });
+  });
+
+  it('stays connected while the server pings within pingTimeout', async () => {
+    client = new MeshClient(server.url, { pingTimeout: 100, maxMissedPings: 1 });
+    await client.connect();
+    let disconnects = 0;
+    client.on('disconnect', () => disconnects++);
+    const pinger = setInterval(() => server.push('ping', {}), 40);
+    await sleep(500);
+    clearInterval(pinger);
+    expect(disconnects).toBe(0);
+    expect(server.connectionCount).toBe(1);
+  });
+});

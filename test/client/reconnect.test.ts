@@ -1,0 +1,186 @@
+import {
+  MeshClient,
+  MeshClientStatus,
+  MeshClosedError,
+  MeshConnectionError,
+  MeshConnectionLostError,
+} from '../../client';
+import { nextEvent, ScriptedServer, sleep } from './support/scripted-server';
+
+describe('MeshClient connection loss and reconnect', () => {
+  let server: ScriptedServer;
+  const clients: MeshClient[] = [];
+  const track = (client: MeshClient) => (clients.push(client), client);
+
+  beforeEach(async () => {
+    server = await ScriptedServer.start();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server.stop();
+  });
+
+  it('rejects in-flight commands at once with ECONNLOST when the socket drops', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 50 }));
+    await client.connect();
+    const inFlight = client.command('hang', undefined, { timeoutMs: 10000 });
+    await server.waitForFrame((r) => r.frame.command === 'hang');
+    const started = Date.now();
+    server.dropAll();
+    const err = await inFlight.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshConnectionLostError);
+    expect(err).toMatchObject({ code: 'ECONNLOST', command: 'hang' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('queues commands issued while reconnecting and sends them on the new connection', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 300, maxReconnectInterval: 300 }));
+    await client.connect();
+    const disconnected = nextEvent(client, 'disconnect');
+    server.dropAll();
+    await disconnected;
+    expect(client.status).toBe(MeshClientStatus.RECONNECTING);
+    expect(client.connectionId).toBeUndefined();
+    const queued = client.command('echo', 'queued');
+    await expect(queued).resolves.toBe('queued');
+    expect(client.connectionId).toBe('conn-2');
+    expect(server.framesOf(2).map((f) => f.payload)).toContain('queued');
+  });
+
+  it('bounds a queued command by its own timeout', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 5000, maxReconnectInterval: 5000 }));
+    await client.connect();
+    server.dropAll();
+    await nextEvent(client, 'disconnect');
+    await expect(client.command('echo', 'late', { timeoutMs: 100 })).rejects.toMatchObject({ code: 'ETIMEOUT' });
+  });
+
+  it('re-joins rooms and re-subscribes channels with their historyLimit before emitting reconnect', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 20 }));
+    await client.connect();
+    const news: string[] = [];
+    await client.subscribe('news', (m) => news.push(m), { historyLimit: 5 });
+    await client.subscribe('sports', () => undefined);
+    await client.joinRoom('lobby');
+    await client.joinRoom('temporary');
+    await client.leaveRoom('temporary');
+
+    const reconnected = nextEvent(client, 'reconnect');
+    server.dropAll();
+    await expect(reconnected).resolves.toEqual({ connectionId: 'conn-2' });
+
+    const second = server.framesOf(2);
+    expect(second).toContainEqual(expect.objectContaining({ command: 'mesh/subscribe-channel', payload: { channel: 'news', historyLimit: 5 } }));
+    expect(second).toContainEqual(expect.objectContaining({ command: 'mesh/subscribe-channel', payload: { channel: 'sports' } }));
+    expect(second).toContainEqual(expect.objectContaining({ command: 'mesh/join-room', payload: { roomName: 'lobby' } }));
+    expect(second.filter((f) => f.command === 'mesh/join-room')).toHaveLength(1);
+
+    server.push('mesh/subscription-message', { channel: 'news', message: 'after reconnect' });
+    await client.command('echo', 'sync point');
+    expect(news).toEqual(['after reconnect']);
+  });
+
+  it('waits between attempts within the backoff bounds, then gives up after maxReconnectAttempts', async () => {
+    const reconnectInterval = 40;
+    const maxReconnectInterval = 200;
+    const client = track(new MeshClient(server.url, { reconnectInterval, maxReconnectInterval, maxReconnectAttempts: 5 }));
+    await client.connect();
+    const failures: number[] = [];
+    client.on('error', () => failures.push(Date.now()));
+    const failed = nextEvent(client, 'reconnectfailed');
+    const closed = nextEvent(client, 'close');
+    const disconnected = nextEvent(client, 'disconnect');
+    await server.stop();
+    await disconnected;
+    const droppedAt = Date.now();
+    const queued = client.command('echo', 'never sent', { timeoutMs: 10000 });
+
+    await expect(failed).resolves.toEqual({ attempts: 5 });
+    await closed;
+    expect(client.status).toBe(MeshClientStatus.OFFLINE);
+    expect(failures).toHaveLength(5);
+    // Attempt n waits at most min(cap, base * 2^n) ms; a refused localhost connect adds a few ms.
+    const starts = [droppedAt, ...failures];
+    failures.forEach((failedAt, n) => {
+      const bound = Math.min(maxReconnectInterval, reconnectInterval * 2 ** n);
+      expect(failedAt - starts[n]).toBeLessThanOrEqual(bound + 250);
+    });
+    const err = await queued.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshConnectionError);
+    expect((err as Error).message).toContain('after 5 attempts');
+    server = await ScriptedServer.start();
+  });
+
+  it('reconnects at once after a server close with 1012 (service restart)', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 20000, maxReconnectInterval: 20000 }));
+    await client.connect();
+    const reconnected = nextEvent(client, 'reconnect');
+    const disconnected = nextEvent(client, 'disconnect');
+    server.socket.close(1012, 'restarting');
+    await expect(disconnected).resolves.toEqual({ code: 1012, reason: 'restarting' });
+    await expect(reconnected).resolves.toEqual({ connectionId: 'conn-2' });
+  });
+
+  it('does not reconnect after close(), and rejects pending and later commands with ECLOSED', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 10 }));
+    await client.connect();
+    const pending = client.command('hang', undefined, { timeoutMs: 10000 });
+    await server.waitForFrame((r) => r.frame.command === 'hang');
+    const closeEvent = nextEvent(client, 'close');
+    await client.close();
+    await expect(closeEvent).resolves.toEqual({ code: 1000, reason: 'Client closed' });
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshClosedError);
+    expect(err).toMatchObject({ code: 'ECLOSED' });
+    await expect(client.command('echo', 'after close')).rejects.toMatchObject({ code: 'ECLOSED' });
+    await sleep(200);
+    expect(server.connectionCount).toBe(1);
+    expect(client.status).toBe(MeshClientStatus.OFFLINE);
+
+    await client.connect();
+    await expect(client.command('echo', 'reopened')).resolves.toBe('reopened');
+  });
+
+  it('goes offline without reconnecting when shouldReconnect is false', async () => {
+    const client = track(new MeshClient(server.url, { shouldReconnect: false }));
+    await client.connect();
+    const closed = nextEvent(client, 'close');
+    server.dropAll();
+    await closed;
+    expect(client.status).toBe(MeshClientStatus.OFFLINE);
+    await sleep(100);
+    expect(server.connectionCount).toBe(1);
+  });
+
+  it('rejects connect() with ECONNECTION and the HTTP status when the upgrade is refused', async () => {
+    const guarded = await ScriptedServer.start({ verifyClient: (_info, done) => done(false, 401, 'Unauthorized') });
+    const client = track(new MeshClient(guarded.url));
+    const err = await client.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshConnectionError);
+    expect(err).toMatchObject({ code: 'ECONNECTION', name: 'ConnectionError', status: 401 });
+    expect(client.status).toBe(MeshClientStatus.OFFLINE);
+    await sleep(100);
+    expect(guarded.connectionCount).toBe(0);
+    await guarded.stop();
+  });
+
+  it('sends the headers option with the upgrade request (connect-time auth)', async () => {
+    const guarded = await ScriptedServer.start({
+      verifyClient: (info, done) => done(info.req.headers.authorization === 'Bearer good', 401),
+    });
+    const client = track(new MeshClient(guarded.url, { headers: { authorization: 'Bearer good' } }));
+    await expect(client.connect()).resolves.toBeUndefined();
+    await guarded.stop();
+  });
+
+  it('rejects connect() with ECONNECTION when nothing listens', async () => {
+    const port = server.port;
+    await server.stop();
+    const client = track(new MeshClient(`ws://127.0.0.1:${port}/mesh`));
+    await expect(client.connect()).rejects.toMatchObject({ code: 'ECONNECTION' });
+    const queuedAfter = client.command('echo', 'x');
+    await expect(queuedAfter).rejects.toMatchObject({ code: 'ECONNECTION' });
+    server = await ScriptedServer.start();
+  });
+});
