@@ -1,0 +1,139 @@
+import { execFile, fork, type ChildProcess } from 'child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'fs';
+import { join } from 'path';
+import { promisify } from 'util';
+import {
+  MeshClient,
+  MeshClientStatus,
+  MeshCommandError,
+  MeshConnectionLostError,
+  MeshTimeoutError,
+  MeshUnsupportedError,
+} from '../../client';
+import { nextEvent, sleep } from './support/scripted-server';
+
+const run = promisify(execFile);
+const root = join(__dirname, '..', '..');
+
+/** The scripted server runs in a child process: commandSync blocks this thread. */
+async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(join(__dirname, 'fixtures', 'sync-server.js'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { port: number }));
+    child.once('error', reject);
+  });
+  return { url: `ws://127.0.0.1:${port}/mesh`, child };
+}
+
+describe('MeshClient.commandSync', () => {
+  let server: { url: string; child: ChildProcess };
+  let client: MeshClient;
+
+  beforeAll(async () => {
+    server = await startServer();
+  });
+
+  afterAll(() => {
+    server.child.kill();
+  });
+
+  afterEach(async () => {
+    await client?.close();
+  });
+
+  it('throws a clear MeshUnsupportedError without { syncCommands: true }', async () => {
+    client = new MeshClient(server.url);
+    await client.connect();
+    let thrown: unknown;
+    try {
+      client.commandSync('echo', 'x');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(MeshUnsupportedError);
+    expect(thrown).toMatchObject({ code: 'EUNSUPPORTED' });
+    expect((thrown as Error).message).toContain('{ syncCommands: true }');
+  });
+
+  it('blocks the thread until the reply arrives on the same connection', async () => {
+    client = new MeshClient(server.url, { syncCommands: true });
+    await client.connect();
+    let timerFired = false;
+    setTimeout(() => (timerFired = true), 0);
+    const started = Date.now();
+    const result = client.commandSync('slow', { ms: 300, value: 'done' });
+    expect(result).toBe('done');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(timerFired).toBe(false);
+    await sleep(20);
+    expect(timerFired).toBe(true);
+  });
+
+  it('delivers events that arrive meanwhile after it returns', async () => {
+    client = new MeshClient(server.url, { syncCommands: true });
+    await client.connect();
+    const notes: unknown[] = [];
+    client.on('note', (e) => notes.push(e.detail));
+    expect(client.commandSync('push-then-reply', 'n1')).toBe('replied');
+    expect(notes).toEqual([]);
+    await sleep(20);
+    expect(notes).toEqual(['n1']);
+  });
+
+  it('resolves error payloads, or throws MeshCommandError with throwOnError', async () => {
+    client = new MeshClient(server.url, { syncCommands: true });
+    await client.connect();
+    expect(client.commandSync('fail')).toEqual({ error: 'boom', code: 'EBOOM', name: 'Error' });
+    expect(() => client.commandSync('fail', undefined, { throwOnError: true })).toThrow(MeshCommandError);
+  });
+
+  it('throws MeshTimeoutError, and a late reply does not disturb later calls', async () => {
+    client = new MeshClient(server.url, { syncCommands: true });
+    await client.connect();
+    expect(() => client.commandSync('slow', { ms: 300, value: 'late' }, { timeoutMs: 100 })).toThrow(MeshTimeoutError);
+    expect(() => client.commandSync('hang', undefined, { timeoutMs: 50 })).toThrow('Command "hang" timed out after 50ms');
+    await sleep(300);
+    expect(client.commandSync('echo', 'next')).toBe('next');
+  });
+
+  it('runs async commands, events, channels and reconnect through the worker transport', async () => {
+    client = new MeshClient(server.url, { syncCommands: true, reconnectInterval: 20 });
+    await client.connect();
+    await expect(client.command('echo', 'async')).resolves.toBe('async');
+    const news: string[] = [];
+    await client.subscribe('news', (m) => news.push(m));
+    server.child.send('publish');
+    while (news.length === 0) await sleep(10);
+    expect(news).toEqual(['hello']);
+
+    const reconnected = nextEvent(client, 'reconnect');
+    expect(() => client.commandSync('drop')).toThrow(MeshConnectionLostError);
+    await reconnected;
+    expect(client.status).toBe(MeshClientStatus.ONLINE);
+    expect(client.commandSync('echo', 'after reconnect')).toBe('after reconnect');
+  });
+
+  it('works from compiled JavaScript (the dist layout), not only from the .ts sources', async () => {
+    const cache = join(root, 'node_modules', '.cache');
+    mkdirSync(cache, { recursive: true });
+    const outDir = mkdtempSync(join(cache, 'mesh-client-dist-'));
+    try {
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      await run(process.execPath, [tsc, '--outDir', outDir, '--rootDir', root, '--module', 'commonjs', '--target', 'ES2022',
+        '--lib', 'ES2022,DOM', '--types', 'node', '--strict', '--skipLibCheck', join(root, 'client', 'index.ts')], { cwd: root });
+      const script = `
+        const { MeshClient } = require(${JSON.stringify(join(outDir, 'client'))});
+        (async () => {
+          const client = new MeshClient(${JSON.stringify(server.url)}, { syncCommands: true });
+          await client.connect();
+          const reply = client.commandSync('echo', 'from dist');
+          await client.close();
+          console.log(JSON.stringify(reply));
+        })().catch((err) => { console.error(err); process.exit(1); });`;
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: root, timeout: 10000 });
+      expect(JSON.parse(stdout.trim())).toBe('from dist');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }, 60000);
+});
