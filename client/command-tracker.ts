@@ -24,14 +24,18 @@ export class CommandTracker {
   private queued: Entry[] = [];
   private readonly inFlight = new Map<number, Entry>();
 
-  /** Queues a command; the promise settles with its reply payload, a timeout, or a `fail*` call. */
-  add(command: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+  /**
+   * Queues a command (at the front with `first`); the promise settles with its reply payload,
+   * a timeout, or a `fail*` call.
+   */
+  add(command: string, payload: unknown, timeoutMs: number, first = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const entry: Entry = { command, payload, resolve, reject };
       if (Number.isFinite(timeoutMs)) {
         entry.timer = setTimeout(() => this.expire(entry, timeoutMs), Math.min(Math.max(0, timeoutMs), MAX_TIMER_DELAY));
       }
-      this.queued.push(entry);
+      if (first) this.queued.unshift(entry);
+      else this.queued.push(entry);
     });
   }
 

@@ -25,6 +25,7 @@ import { MeshEventEmitter, type MeshEventListener } from './events';
 import { IdAllocator } from './ids';
 import { InvokeHandlers } from './invoke-handlers';
 import { isNode } from './node-require';
+import { PingWatchdog } from './ping-watchdog';
 import type { Transport, TransportCloseInfo, TransportConnection } from './transport/transport';
 import { resolveWebSocket, WebSocketTransport } from './transport/websocket-transport';
 import { WorkerTransport } from './transport/worker-transport';
@@ -95,8 +96,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private closedByUser = false;
   private reconnectAttempts = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
-  private heartbeatTimer?: ReturnType<typeof setInterval>;
-  private missedPings = 0;
+  private readonly watchdog: PingWatchdog;
 
   constructor(
     readonly url: string,
@@ -105,6 +105,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
     this.names = builtinCommands(this.options.prefix);
+    this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
     if (this.options.syncCommands && !isNode()) {
       throw new MeshUnsupportedError('syncCommands needs Node.js (worker_threads); in a browser use `await client.command(...)`');
     }
@@ -327,18 +328,19 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
   // --- requests ---
 
-  private request(command: string, payload: unknown, options: CommandOptions): Promise<unknown> {
+  /** Queues a command (`first`: ahead of those already waiting) and sends the queue if online. */
+  private request(command: string, payload: unknown, options: CommandOptions, first = false): Promise<unknown> {
     if (this.closedByUser) return Promise.reject(new MeshClosedError(command));
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
-    const reply = this.commands.add(command, payload === undefined ? {} : payload, timeoutMs);
+    const reply = this.commands.add(command, payload === undefined ? {} : payload, timeoutMs, first);
     if (this.currentStatus === MeshClientStatus.ONLINE) this.flushQueue();
     else if (this.currentStatus === MeshClientStatus.OFFLINE) this.connect().catch(() => undefined);
     return options.throwOnError ? reply.then((result) => this.checkResult(command, result, options)) : reply;
   }
 
   /** A built-in command: error payloads throw `MeshCommandError`. */
-  private builtin<T>(command: string, payload: unknown): Promise<T> {
-    return this.request(command, payload, { throwOnError: true }) as Promise<T>;
+  private builtin<T>(command: string, payload: unknown, first = false): Promise<T> {
+    return this.request(command, payload, { throwOnError: true }, first) as Promise<T>;
   }
 
   private checkResult(command: string, result: unknown, options: CommandOptions): unknown {
@@ -387,11 +389,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
   private onSocketOpen(): void {
     this.socketOpened = true;
-    this.missedPings = 0;
-    this.heartbeatTimer = setInterval(() => {
-      this.missedPings += 1;
-      if (this.missedPings > this.options.maxMissedPings) this.dropConnection('No ping from the server');
-    }, this.options.pingTimeout);
+    this.watchdog.start();
   }
 
   /** Gives up on a silent socket without waiting for a close handshake, then handles the close. */
@@ -473,9 +471,9 @@ export class MeshClient<TCommands extends CommandMap = any> {
   }
 
   private stopTimers(): void {
-    clearInterval(this.heartbeatTimer);
+    this.watchdog.stop();
     clearTimeout(this.reconnectTimer);
-    this.heartbeatTimer = this.reconnectTimer = undefined;
+    this.reconnectTimer = undefined;
   }
 
   private settleConnect(): void {
@@ -503,7 +501,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
         if (typeof payload === 'string') this.onAssignId(payload);
         return;
       case HeartbeatCommand.PING:
-        this.missedPings = 0;
+        this.watchdog.reset();
         this.sendFrame({ id: this.nextId(), command: HeartbeatCommand.PONG, payload: {} });
         this.events.emit('ping', payload);
         return;
@@ -526,17 +524,14 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private onAssignId(connectionId: string): void {
     const reconnected = this.currentStatus === MeshClientStatus.RECONNECTING;
     this.currentConnectionId = connectionId;
+    // Queued while still reconnecting, so the renewals go out ahead of the commands that waited.
+    const restored = reconnected ? this.restoreSubscriptions() : undefined;
     this.currentStatus = MeshClientStatus.ONLINE;
     this.reconnectAttempts = 0;
     this.settleConnect();
     this.events.emit('connect', { connectionId });
-    if (!reconnected) {
-      this.flushQueue();
-      return;
-    }
-    const restored = this.restoreSubscriptions();
     this.flushQueue();
-    void restored.then(() => {
+    void restored?.then(() => {
       if (this.currentConnectionId === connectionId) this.events.emit('reconnect', { connectionId });
     });
   }
@@ -544,8 +539,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** Re-joins rooms and re-subscribes channels on a new connection; failures become `error` events. */
   private async restoreSubscriptions(): Promise<void> {
     const renewals = [
-      ...[...this.rooms].map((roomName) => this.builtin(this.names.joinRoom, { roomName })),
-      ...this.channels.entries().map((entry) => this.builtin(this.names.subscribeChannel, entry)),
+      ...[...this.rooms].map((roomName) => this.builtin(this.names.joinRoom, { roomName }, true)),
+      ...this.channels.entries().map((entry) => this.builtin(this.names.subscribeChannel, entry, true)),
     ];
     for (const outcome of await Promise.allSettled(renewals)) {
       if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
