@@ -9,6 +9,7 @@ export {
   type CommandOptions,
   type ThrowingCommandOptions,
   type MeshClientOptions,
+  type ResolvedMeshClientOptions,
   type MeshClientEventMap,
   type ChannelHistoryResult,
   type JoinRoomResult,

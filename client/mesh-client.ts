@@ -132,14 +132,15 @@ export class MeshClient<TCommands extends CommandMap = any> {
    */
   connect(): Promise<void> {
     if (this.connectPromise) return this.connectPromise;
-    this.connectPromise = new Promise<void>((resolve, reject) => (this.connectWaiter = { resolve, reject }));
+    const connected = new Promise<void>((resolve, reject) => (this.connectWaiter = { resolve, reject }));
+    this.connectPromise = connected;
     if (this.currentStatus === MeshClientStatus.ONLINE) this.settleConnect();
     if (this.currentStatus === MeshClientStatus.OFFLINE) {
       this.closedByUser = false;
       this.currentStatus = MeshClientStatus.CONNECTING;
-      this.openSocket();
+      this.openSocket(); // may fail synchronously (bad URL), which settles `connected` already
     }
-    return this.connectPromise;
+    return connected;
   }
 
   /**

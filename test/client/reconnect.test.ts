@@ -175,6 +175,14 @@ describe('MeshClient connection loss and reconnect', () => {
     await guarded.stop();
   });
 
+  it('rejects connect() with ECONNECTION for a malformed URL', async () => {
+    const client = track(new MeshClient('not a url'));
+    const err = await client.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshConnectionError);
+    expect((err as Error).message).toContain('not a url');
+    expect(client.status).toBe(MeshClientStatus.OFFLINE);
+  });
+
   it('rejects connect() with ECONNECTION when nothing listens', async () => {
     const port = server.port;
     await server.stop();
