@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
-import { ExternalContextCreator } from '@nestjs/core';
+import { ExternalContextCreator, ModulesContainer } from '@nestjs/core';
 import { MESH_CONTEXT_TYPE } from '../mesh.constants';
 import { MeshParamType } from '../decorators/mesh-params.decorator';
 import type { MeshCommandHandlerFn, MeshPipelineArgs } from './command-context';
@@ -33,7 +33,23 @@ const meshParamsFactory = {
  */
 @Injectable()
 export class CommandPipelineFactory {
-  constructor(private readonly externalContextCreator: ExternalContextCreator) {}
+  private readonly externalContextCreator: ExternalContextCreator;
+
+  constructor(externalContextCreator: ExternalContextCreator, modulesContainer: ModulesContainer) {
+    // ExternalContextCreator finds the module whose enhancers (guards, pipes... listed in
+    // @UseGuards and friends) it instantiates among module providers only; a controller would
+    // get none. This view of it also looks among controllers.
+    this.externalContextCreator = Object.create(externalContextCreator, {
+      getContextModuleKey: {
+        value: (classRef: unknown): string => {
+          for (const [key, moduleRef] of modulesContainer.entries()) {
+            if (moduleRef.hasProvider(classRef as never) || moduleRef.controllers.has(classRef as never)) return key;
+          }
+          return '';
+        },
+      },
+    }) as ExternalContextCreator;
+  }
 
   /** A `@MeshCommand` method of a controller or provider. */
   forMethod(instance: object, methodName: string): Invoker {

@@ -99,8 +99,15 @@ export class MeshTransport {
       if (event === 'upgrade' && claim(args[0] as IncomingMessage, args[1] as Duplex, args[2] as Buffer)) return true;
       return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
     } as Server['emit'];
+    // Node only emits 'upgrade' when someone listens for it; this listener also answers
+    // upgrades for unknown paths when nobody else (a gateway adapter) is there to.
+    const unclaimed = (_request: IncomingMessage, socket: Duplex) => {
+      if (server.listenerCount('upgrade') === 1) this.refuse(socket, { status: 404, message: 'Not Found' });
+    };
+    server.on('upgrade', unclaimed);
     this.restoreEmit = () => {
       server.emit = originalEmit;
+      server.off('upgrade', unclaimed);
     };
     this.accepting = true;
     this.heartbeat.start();
