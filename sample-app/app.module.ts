@@ -1,0 +1,27 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { MeshModule } from '../lib';
+import { AuthenticatedGuard } from './authenticated.guard';
+import { ChatController } from './chat.controller';
+import type { SampleConfig } from './config';
+
+/** The sample app for a configuration (tests start it with their own Redis and key prefix). */
+@Module({})
+export class AppModule {
+  static forConfig(config: SampleConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        MeshModule.forRoot({
+          path: '/mesh',
+          redis: config.redisUrl,
+          prefix: config.prefix,
+          keyPrefix: config.keyPrefix,
+          pingInterval: config.pingInterval,
+          latencyInterval: config.latencyInterval,
+        }),
+      ],
+      controllers: [ChatController],
+      providers: [AuthenticatedGuard],
+    };
+  }
+}
