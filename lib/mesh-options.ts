@@ -33,6 +33,11 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('maxPayload', resolved.maxPayload);
   positiveInteger('maxBufferedAmount', resolved.maxBufferedAmount);
   positiveInteger('drainTimeout', resolved.drainTimeout, true);
+  positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
+  positiveInteger('nodeTtl', resolved.nodeTtl);
+  if (resolved.nodeTtl <= resolved.nodeHeartbeatInterval) {
+    throw new MeshConfigurationError(`MeshModule option "nodeTtl" (${resolved.nodeTtl}) must be larger than "nodeHeartbeatInterval" (${resolved.nodeHeartbeatInterval})`);
+  }
   if (resolved.rateLimit) {
     positiveInteger('rateLimit.limit', resolved.rateLimit.limit);
     positiveInteger('rateLimit.windowMs', resolved.rateLimit.windowMs);

@@ -2,6 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ChannelManager } from './channels/channel-manager';
+import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
 import { MESH_STORE } from './mesh.constants';
@@ -27,13 +28,28 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly router: MessageRouter,
     private readonly channels: ChannelManager,
     private readonly httpAdapterHost: HttpAdapterHost,
+    private readonly membership: NodeMembership,
   ) {}
 
-  async onModuleInit(): Promise<void> {
-    await this.store.start({
-      onNodeMessage: (message) => this.router.handleNodeMessage(message),
-      onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
-    });
+  /** Nest runs a module's init hooks concurrently: shutdown must wait for a start in progress. */
+  private starting?: Promise<void>;
+
+  onModuleInit(): Promise<void> {
+    this.starting = this.start();
+    return this.starting;
+  }
+
+  private async start(): Promise<void> {
+    try {
+      await this.store.start({
+        onNodeMessage: (message) => this.router.handleNodeMessage(message),
+        onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
+      });
+      await this.membership.start();
+    } catch (error) {
+      await this.store.stop().catch(() => undefined);
+      throw error;
+    }
     this.started = true;
   }
 
@@ -52,8 +68,10 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.starting?.catch(() => undefined);
     if (!this.started) return;
     await this.transport.close();
+    await this.membership.stop();
     await this.store.removeNode(this.store.nodeId);
   }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ChannelManager } from './channels/channel-manager';
+import { NodeMembership } from './cluster/node-membership';
 import { CommandDispatcher } from './commands/command-dispatcher';
 import { CommandPipelineFactory } from './commands/command-pipeline.factory';
 import { CommandRegistry } from './commands/command-registry';
@@ -44,6 +45,7 @@ function createStore(options: ResolvedMeshOptions): MeshStore {
     MessageRouter,
     ConnectionManager,
     MeshTransport,
+    NodeMembership,
     MeshServer,
     MeshLifecycle,
   ],

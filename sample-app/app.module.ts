@@ -18,6 +18,8 @@ export class AppModule {
           keyPrefix: config.keyPrefix,
           pingInterval: config.pingInterval,
           latencyInterval: config.latencyInterval,
+          nodeHeartbeatInterval: config.nodeHeartbeatInterval,
+          nodeTtl: config.nodeTtl,
         }),
       ],
       controllers: [ChatController],

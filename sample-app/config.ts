@@ -8,6 +8,16 @@ export interface SampleConfig {
   keyPrefix?: string;
   pingInterval?: number;
   latencyInterval?: number;
+  nodeHeartbeatInterval?: number;
+  nodeTtl?: number;
+}
+
+function optionalNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SampleConfig {
@@ -18,5 +28,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SampleConfi
     redisUrl: env.REDIS_URL || undefined,
     prefix: env.MESH_PREFIX || 'mesh',
     keyPrefix: env.MESH_KEY_PREFIX || undefined,
+    pingInterval: optionalNumber(env, 'MESH_PING_INTERVAL'),
+    latencyInterval: optionalNumber(env, 'MESH_LATENCY_INTERVAL'),
+    nodeHeartbeatInterval: optionalNumber(env, 'MESH_NODE_HEARTBEAT_INTERVAL'),
+    nodeTtl: optionalNumber(env, 'MESH_NODE_TTL'),
   };
 }

@@ -11,6 +11,8 @@ export const MeshCloseCode = {
   PONG_TIMEOUT: 4000,
   /** The connection could not keep up with what it was sent. */
   SLOW_CONSUMER: 1008,
+  /** The node was fenced off by the cluster: reconnect (to any node). */
+  SERVICE_RESTART: 1012,
   /** A frame larger than four times `maxPayload`. */
   TOO_BIG: 1009,
   /** The registry says this connection belongs elsewhere now. */

@@ -68,6 +68,18 @@ export interface MeshModuleOptions {
    * @default 5000
    */
   drainTimeout?: number;
+  /**
+   * Milliseconds between this node's heartbeats in Redis (and leader checks for dead nodes).
+   * @default 2000
+   */
+  nodeHeartbeatInterval?: number;
+  /**
+   * A node whose heartbeat is older than this many ms is dead: the leader removes its
+   * connections, rooms and metadata. Crashed nodes are cleaned up within about
+   * `nodeTtl + nodeHeartbeatInterval`. Must be larger than `nodeHeartbeatInterval`.
+   * @default 10000
+   */
+  nodeTtl?: number;
   /** Connect-time authentication; see {@link AuthenticateConnection}. */
   authenticateConnection?: AuthenticateConnection;
   /**
@@ -106,6 +118,8 @@ export interface ResolvedMeshOptions
       | 'exposeInternalErrors'
       | 'host'
       | 'drainTimeout'
+      | 'nodeHeartbeatInterval'
+      | 'nodeTtl'
     >
   > {
   port?: number;
@@ -128,4 +142,6 @@ export const MESH_OPTION_DEFAULTS = {
   allowClientMetadataReads: false,
   exposeInternalErrors: false,
   drainTimeout: 5_000,
+  nodeHeartbeatInterval: 2_000,
+  nodeTtl: 10_000,
 } as const;

@@ -55,6 +55,22 @@ export class MemoryMeshStore implements MeshStore {
     return ids;
   }
 
+  async heartbeat(): Promise<boolean> {
+    return true;
+  }
+
+  async lead(): Promise<boolean> {
+    return true;
+  }
+
+  async resign(): Promise<void> {}
+
+  async findDeadNodes(): Promise<string[]> {
+    return [];
+  }
+
+  async rejoin(): Promise<void> {}
+
   async getMetadata(connectionId: string): Promise<unknown> {
     const text = this.metadata.get(connectionId);
     return text ? JSON.parse(text) : null;

@@ -35,8 +35,25 @@ export interface MeshStore {
   getNodeConnections(nodeId: string): Promise<string[]>;
   /** Number of connections on every node. */
   countConnections(): Promise<number>;
-  /** Removes every connection of a node (its state included) and returns their ids. */
+  /**
+   * Removes a node: every connection it owned (their metadata and room memberships included) and
+   * its membership. Atomic. Returns the ids of the connections removed.
+   */
   removeNode(nodeId: string): Promise<string[]>;
+
+  /**
+   * Marks this node alive for `ttlMs`. Returns false when the cluster no longer lists it (another
+   * node declared it dead, or Redis lost its data): the node must then fence itself.
+   */
+  heartbeat(ttlMs: number): Promise<boolean>;
+  /** Takes or keeps the leader role for `ttlMs`; true while this node is the leader. */
+  lead(ttlMs: number): Promise<boolean>;
+  /** Gives up the leader role if this node holds it. */
+  resign(): Promise<void>;
+  /** Nodes the cluster lists whose heartbeat has expired. */
+  findDeadNodes(): Promise<string[]>;
+  /** Joins the cluster again under a new node id (after being fenced). */
+  rejoin(): Promise<void>;
 
   /** Metadata of a connection, `null` if none or unknown. */
   getMetadata(connectionId: string): Promise<unknown>;

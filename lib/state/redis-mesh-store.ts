@@ -14,6 +14,10 @@ const SCRIPT_NAMES = {
   meshClearRoom: scripts.CLEAR_ROOM,
   meshRoomMembersWithNodes: scripts.ROOM_MEMBERS_WITH_NODES,
   meshMetadataOf: scripts.METADATA_OF,
+  meshHeartbeat: scripts.HEARTBEAT,
+  meshLead: scripts.LEAD,
+  meshResign: scripts.RESIGN,
+  meshDeadNodes: scripts.DEAD_NODES,
 } as const;
 
 /** How many times a metadata update retries when another writer got there first. */
@@ -43,7 +47,9 @@ function describe(redis: RedisMeshStoreOptions['redis']): string {
  * State shared by every node through one Redis. Layout (prefix `p`, default `mesh:`):
  * `p connections` hash id -> node; `p node:<n>:connections` set; `p connection-meta` hash id -> JSON;
  * `p room:<room>` set; `p connection:<id>:rooms` set; `p room-meta` hash room -> JSON; `p history:<channel>` list, newest first;
- * `p node-seq` counter for node ids. Pub/sub: `p node:<n>` per node, `p broadcast` for all.
+ * `p node-seq` counter for node ids (never reused); `p nodes` set of listed nodes; `p node:<n>:alive`
+ * heartbeat (expires after the node TTL); `p leader` the leader's id (expires unless renewed).
+ * Pub/sub: `p node:<n>` per node, `p broadcast` for all.
  */
 export class RedisMeshStore implements MeshStore {
   private readonly logger = new Logger('MeshRedis');
@@ -110,9 +116,39 @@ export class RedisMeshStore implements MeshStore {
     this.listener = listener;
     await this.connect(this.redis);
     await this.connect(this.subscriber);
-    this.id = String(await this.redis.incr(this.key('node-seq')));
     this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
-    await this.subscriber.subscribe(this.nodeChannelPrefix + this.id, this.broadcastChannel);
+    await this.subscriber.subscribe(this.broadcastChannel);
+    await this.join();
+  }
+
+  /** Takes a new node id (never reused), lists it, and listens on its channel. */
+  private async join(): Promise<void> {
+    const id = String(await this.redis.incr(this.key('node-seq')));
+    await this.subscriber.subscribe(this.nodeChannelPrefix + id);
+    await this.redis.sadd(this.key('nodes'), id);
+    this.id = id;
+  }
+
+  async rejoin(): Promise<void> {
+    const old = this.id;
+    await this.join();
+    await this.subscriber.unsubscribe(this.nodeChannelPrefix + old);
+  }
+
+  async heartbeat(ttlMs: number): Promise<boolean> {
+    return (await this.run<number>('meshHeartbeat', this.id, ttlMs)) === 1;
+  }
+
+  async lead(ttlMs: number): Promise<boolean> {
+    return (await this.run<number>('meshLead', this.id, ttlMs)) === 1;
+  }
+
+  async resign(): Promise<void> {
+    await this.run<number>('meshResign', this.id);
+  }
+
+  findDeadNodes(): Promise<string[]> {
+    return this.run<string[]>('meshDeadNodes');
   }
 
   private dispatch(channel: string, message: string): void {

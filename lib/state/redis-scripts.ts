@@ -32,7 +32,44 @@ for _, id in ipairs(ids) do
   if redis.call('HGET', p .. 'connections', id) == node then redis.call('HDEL', p .. 'connections', id) end
 end
 redis.call('DEL', setKey)
+redis.call('SREM', p .. 'nodes', node)
+redis.call('DEL', p .. 'node:' .. node .. ':alive')
 return ids
+`;
+
+/** ARGV: prefix, nodeId, ttl ms. 0 if the node is no longer listed (fenced), else 1. */
+export const HEARTBEAT = `
+local p, node = ARGV[1], ARGV[2]
+if redis.call('SISMEMBER', p .. 'nodes', node) == 0 then return 0 end
+redis.call('SET', p .. 'node:' .. node .. ':alive', '1', 'PX', ARGV[3])
+return 1
+`;
+
+/** ARGV: prefix, nodeId, ttl ms. Takes the leader lock or extends it if held; 1 if leader. */
+export const LEAD = `
+local key = ARGV[1] .. 'leader'
+local holder = redis.call('GET', key)
+if holder == ARGV[2] then redis.call('PEXPIRE', key, ARGV[3]) return 1 end
+if holder then return 0 end
+redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/** ARGV: prefix, nodeId. Releases the leader lock only if this node holds it. */
+export const RESIGN = `
+local key = ARGV[1] .. 'leader'
+if redis.call('GET', key) == ARGV[2] then redis.call('DEL', key) end
+return 1
+`;
+
+/** ARGV: prefix. Listed nodes with no live heartbeat key. */
+export const DEAD_NODES = `
+local p = ARGV[1]
+local dead = {}
+for _, node in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
+  if redis.call('EXISTS', p .. 'node:' .. node .. ':alive') == 0 then dead[#dead + 1] = node end
+end
+return dead
 `;
 
 /**

@@ -102,7 +102,9 @@ describe.each([
 
 describe('sample app configuration', () => {
   it('reads PORT, REDIS_URL and MESH_PREFIX with documented defaults', () => {
-    expect(configFromEnv({})).toEqual({ port: 3000, redisUrl: undefined, prefix: 'mesh', keyPrefix: undefined });
+    expect(configFromEnv({})).toMatchObject({ port: 3000, redisUrl: undefined, prefix: 'mesh', keyPrefix: undefined, pingInterval: undefined, nodeTtl: undefined });
+    expect(configFromEnv({ MESH_NODE_TTL: '500' }).nodeTtl).toBe(500);
+    expect(() => configFromEnv({ MESH_PING_INTERVAL: '-1' })).toThrow('MESH_PING_INTERVAL must be a positive integer');
     expect(configFromEnv({ PORT: '4000', REDIS_URL: 'redis://r:6379', MESH_PREFIX: 'rt' })).toMatchObject({ port: 4000, redisUrl: 'redis://r:6379', prefix: 'rt' });
     expect(() => configFromEnv({ PORT: 'abc' })).toThrow('PORT must be a port number');
   });

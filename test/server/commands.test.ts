@@ -378,3 +378,13 @@ describe('commands: registration errors', () => {
     }
   });
 });
+
+describe('start-up without Redis', () => {
+  it('fails with a clear error naming the Redis it could not reach, and leaves nothing running', async () => {
+    const { freePort } = await import('../support/redis-server');
+    const port = await freePort();
+    await expect(startApp({ mesh: { redis: `redis://127.0.0.1:${port}`, keyPrefix: uniquePrefix() } })).rejects.toThrow(
+      `Cannot reach Redis at redis://127.0.0.1:${port}`,
+    );
+  });
+});

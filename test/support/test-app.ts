@@ -48,7 +48,13 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   options.configure?.(app);
-  await app.listen(0, '127.0.0.1');
+  try {
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    // A failed start-up does not run shutdown hooks by itself: release what did start.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const path = meshOptions.path ?? '/mesh';
   return {

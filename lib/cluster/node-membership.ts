@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MeshCloseCode } from '../connection/connection';
+import { LocalConnections } from '../connection/local-connections';
+import { MESH_STORE } from '../mesh.constants';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import type { MeshStore } from '../state/mesh-store.interface';
+
+/** What the leader reports after removing a dead node. */
+export interface DeadNodeCleanup {
+  nodeId: string;
+  /** Connections the dead node owned, now removed from rooms, metadata and the registry. */
+  connectionIds: string[];
+}
+
+export type DeadNodeListener = (cleanup: DeadNodeCleanup) => void | Promise<void>;
+
+/**
+ * Node liveness. Every `nodeHeartbeatInterval` the node renews its heartbeat (valid for
+ * `nodeTtl`) and competes for the leader role; the leader removes the state of listed nodes
+ * whose heartbeat expired. A crashed node is therefore cleaned up within about
+ * `nodeTtl + nodeHeartbeatInterval`. A node that finds itself no longer listed (it was declared
+ * dead during a long pause, or Redis lost its data) fences itself: it closes its sockets with
+ * 1012 so their clients reconnect and register afresh, and rejoins under a new node id.
+ */
+@Injectable()
+export class NodeMembership {
+  private readonly logger = new Logger('MeshCluster');
+  private readonly listeners: DeadNodeListener[] = [];
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private leader = false;
+
+  constructor(
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    private readonly local: LocalConnections,
+  ) {}
+
+  /** True while this node holds the leader role. */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** Called on the leader after it removed a dead node's state. */
+  onDeadNode(listener: DeadNodeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(() => {
+      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+    }, this.options.nodeHeartbeatInterval);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+    if (this.leader) await this.store.resign().catch(() => undefined);
+    this.leader = false;
+  }
+
+  /** One round: heartbeat, fence if unlisted, leader election, dead-node cleanup. */
+  async tick(): Promise<void> {
+    try {
+      if (!(await this.store.heartbeat(this.options.nodeTtl))) {
+        await this.fence();
+        return;
+      }
+      this.leader = await this.store.lead(this.options.nodeTtl);
+      if (this.leader) await this.cleanDeadNodes();
+    } catch (error) {
+      this.logger.warn(`Cluster heartbeat failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async fence(): Promise<void> {
+    const old = this.store.nodeId;
+    const sockets = [...this.local.values()];
+    this.logger.warn(`Node ${old} is no longer listed by the cluster; closing its ${sockets.length} connection(s) and rejoining`);
+    for (const connection of sockets) connection.close(MeshCloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
+    await this.store.rejoin();
+    await this.store.heartbeat(this.options.nodeTtl);
+    this.logger.log(`Node ${old} rejoined as node ${this.store.nodeId}`);
+  }
+
+  private async cleanDeadNodes(): Promise<void> {
+    for (const nodeId of await this.store.findDeadNodes()) {
+      if (nodeId === this.store.nodeId) continue;
+      const connectionIds = await this.store.removeNode(nodeId);
+      this.logger.log(`Removed dead node ${nodeId} and its ${connectionIds.length} connection(s)`);
+      for (const listener of this.listeners) {
+        try {
+          await listener({ nodeId, connectionIds });
+        } catch (error) {
+          this.logger.error(`A dead-node listener failed: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+}
