@@ -35,6 +35,10 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('drainTimeout', resolved.drainTimeout, true);
   positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
   positiveInteger('nodeTtl', resolved.nodeTtl);
+  positiveInteger('invokeTimeout', resolved.invokeTimeout);
+  for (const name of ['resolveClientId', 'clientInvokeFn'] as const) {
+    if (resolved[name] !== undefined && typeof resolved[name] !== 'function') throw new MeshConfigurationError(`MeshModule option "${name}" must be a function`);
+  }
   if (resolved.nodeTtl <= resolved.nodeHeartbeatInterval) {
     throw new MeshConfigurationError(`MeshModule option "nodeTtl" (${resolved.nodeTtl}) must be larger than "nodeHeartbeatInterval" (${resolved.nodeHeartbeatInterval})`);
   }

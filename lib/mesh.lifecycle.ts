@@ -2,6 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ChannelManager } from './channels/channel-manager';
+import { NodeBus } from './cluster/node-bus';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
@@ -29,6 +30,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly channels: ChannelManager,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly membership: NodeMembership,
+    private readonly bus: NodeBus,
   ) {}
 
   /** Nest runs a module's init hooks concurrently: shutdown must wait for a start in progress. */
@@ -72,6 +74,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     if (!this.started) return;
     await this.transport.close();
     await this.membership.stop();
+    this.bus.stop();
     await this.store.removeNode(this.store.nodeId);
   }
 

@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ChannelManager } from './channels/channel-manager';
+import { ClientInvoker } from './cluster/client-invoker';
+import { MeshClientService } from './cluster/mesh-client.service';
+import { NodeBus } from './cluster/node-bus';
 import { NodeMembership } from './cluster/node-membership';
+import { ConnectionEvents } from './connection/connection-events';
 import { CommandDispatcher } from './commands/command-dispatcher';
 import { CommandPipelineFactory } from './commands/command-pipeline.factory';
 import { CommandRegistry } from './commands/command-registry';
@@ -9,7 +13,9 @@ import { MeshCommandExplorer } from './commands/mesh-command.explorer';
 import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
-import { MESH_STORE } from './mesh.constants';
+import { MESH_CLIENT_REGISTRY_BACKEND, MESH_STORE } from './mesh.constants';
+import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
+import { MeshClientRedisRegistry } from './registry/mesh-client-redis-registry';
 import { MeshLifecycle } from './mesh.lifecycle';
 import { MeshConfigurableModule, MESH_MODULE_OPTIONS } from './mesh.module-definition';
 import { MESH_RESOLVED_OPTIONS, resolveMeshOptions } from './mesh-options';
@@ -25,16 +31,26 @@ function createStore(options: ResolvedMeshOptions): MeshStore {
   return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix }) : new MemoryMeshStore();
 }
 
+function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {
+  if (options.registryBackend) return options.registryBackend;
+  return store instanceof RedisMeshStore ? new MeshClientRedisRegistry(store.client, options.keyPrefix) : new MeshClientMemoryRegistry();
+}
+
 /**
  * `MeshModule.forRoot(options)` / `forRootAsync({ imports, useFactory, inject })`: a Mesh
  * WebSocket endpoint on the app's HTTP server, `@MeshCommand` discovery, and the injectable
- * `MeshServer` and `ConnectionManager`. With `isGlobal: true` they are injectable everywhere.
+ * `MeshServer`, `ConnectionManager` and `MeshClientService`. With `isGlobal: true` they are injectable everywhere.
  */
 @Module({
   imports: [DiscoveryModule],
   providers: [
     { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
     { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
+    { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
+    ConnectionEvents,
+    NodeBus,
+    ClientInvoker,
+    MeshClientService,
     LocalConnections,
     CommandRegistry,
     CommandPipelineFactory,
@@ -49,6 +65,6 @@ function createStore(options: ResolvedMeshOptions): MeshStore {
     MeshServer,
     MeshLifecycle,
   ],
-  exports: [MeshServer, ConnectionManager],
+  exports: [MeshServer, ConnectionManager, MeshClientService],
 })
 export class MeshModule extends MeshConfigurableModule {}

@@ -2,6 +2,7 @@ import { Controller, UseGuards, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   ConnectionManager,
+  MeshClientService,
   MeshCommand,
   MeshConnection,
   MeshMiddleware,
@@ -25,6 +26,7 @@ export class ChatController implements OnModuleInit {
   constructor(
     private readonly mesh: MeshServer,
     private readonly connections: ConnectionManager,
+    private readonly clients: MeshClientService,
   ) {}
 
   onModuleInit(): void {
@@ -98,6 +100,25 @@ export class ChatController implements OnModuleInit {
     if (typeof payload?.channel !== 'string' || payload.channel === '') return { success: false };
     await this.mesh.publish(payload.channel, payload.message, { history: 50 });
     return { success: true };
+  }
+
+  /** Calls handler `type` on another client, wherever it is connected. */
+  @MeshCommand('invoke')
+  async invoke(@MeshPayload() payload: { clientId?: unknown; type?: unknown; data?: unknown; timeoutMs?: unknown }) {
+    const { clientId, type, data, timeoutMs } = payload ?? {};
+    if (typeof clientId !== 'string' || typeof type !== 'string') return { error: 'clientId and type must be strings', code: 'EINVALID', name: 'ValidationError' };
+    try {
+      return { result: await this.clients.invoke(clientId, type, data, typeof timeoutMs === 'number' ? timeoutMs : undefined) };
+    } catch (error) {
+      const e = error as Error & { code?: string };
+      return { error: e.message, code: e.code ?? 'ESERVER', name: e.name };
+    }
+  }
+
+  /** Registered clients with the node each is on. */
+  @MeshCommand('clients')
+  async listClients() {
+    return (await this.clients.listClients()).map(({ clientId, nodeId, connectedAt }) => ({ clientId, nodeId, connectedAt }));
   }
 
   @MeshCommand('stats')

@@ -6,11 +6,9 @@ import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import type { MeshStore } from '../state/mesh-store.interface';
 
-/** What the leader reports after removing a dead node. */
+/** What the leader reports after removing a dead node's connections. */
 export interface DeadNodeCleanup {
   nodeId: string;
-  /** Connections the dead node owned, now removed from rooms, metadata and the registry. */
-  connectionIds: string[];
 }
 
 export type DeadNodeListener = (cleanup: DeadNodeCleanup) => void | Promise<void>;
@@ -87,18 +85,29 @@ export class NodeMembership {
     this.logger.log(`Node ${old} rejoined as node ${this.store.nodeId}`);
   }
 
+  /**
+   * Removes expired nodes (recording each as pending in the same atomic step), then runs the
+   * listeners for every pending dead node and acknowledges it. A leader that dies halfway leaves
+   * the node pending, and the next leader runs its listeners; listeners must tolerate a rerun
+   * (the client registry's cleanup returns the same orphans until acknowledged).
+   */
   private async cleanDeadNodes(): Promise<void> {
     for (const nodeId of await this.store.findDeadNodes()) {
       if (nodeId === this.store.nodeId) continue;
-      const connectionIds = await this.store.removeNode(nodeId);
+      const connectionIds = await this.store.removeNode(nodeId, { dead: true });
       this.logger.log(`Removed dead node ${nodeId} and its ${connectionIds.length} connection(s)`);
+    }
+    for (const nodeId of await this.store.pendingDeadNodes()) {
+      let failed = false;
       for (const listener of this.listeners) {
         try {
-          await listener({ nodeId, connectionIds });
+          await listener({ nodeId });
         } catch (error) {
-          this.logger.error(`A dead-node listener failed: ${(error as Error).message}`);
+          failed = true;
+          this.logger.error(`Cleanup of dead node ${nodeId} failed, will retry: ${(error as Error).message}`);
         }
       }
+      if (!failed) await this.store.acknowledgeDeadNode(nodeId);
     }
   }
 }

@@ -34,6 +34,10 @@ export class Connection {
   missedPongs = 0;
   /** @internal time the pending `latency:request` was sent, 0 if none */
   latencyRequestedAt = 0;
+  /** The id this connection is registered under in the client registry (see `resolveClientId`). */
+  clientId?: string;
+  /** @internal ownership epoch of that registration */
+  clientEpoch = 0;
   private closed = false;
 
   constructor(

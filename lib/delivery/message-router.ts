@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LocalConnections } from '../connection/local-connections';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
-import { decodeEnvelope, encodeEnvelope } from './node-envelope';
+import { decodeEnvelope, encodeEnvelope, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
 
 /**
  * Delivers encoded frames to connections wherever they are: directly to sockets on this node,
@@ -11,11 +11,17 @@ import { decodeEnvelope, encodeEnvelope } from './node-envelope';
 @Injectable()
 export class MessageRouter {
   private readonly logger = new Logger('MeshDelivery');
+  private readonly envelopeHandlers = new Map<EnvelopeKind, (envelope: NodeEnvelope) => void>();
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
     private readonly local: LocalConnections,
   ) {}
+
+  /** Routes node-to-node envelopes of another kind (requests, replies, node broadcasts) to their owner. */
+  onEnvelope(kind: EnvelopeKind, handler: (envelope: NodeEnvelope) => void): void {
+    this.envelopeHandlers.set(kind, handler);
+  }
 
   /** Handles an envelope another node (or this one) published. */
   handleNodeMessage(text: string): void {
@@ -29,8 +35,10 @@ export class MessageRouter {
       for (const id of ids) this.local.get(id)?.sendRaw(body);
     } else if (kind === 'a') {
       if (origin !== this.store.nodeId) this.sendToAllLocal(body, ids);
-    } else {
+    } else if (kind === 'x') {
       for (const id of ids) this.local.get(id)?.close(Number(body) || undefined);
+    } else {
+      this.envelopeHandlers.get(kind)?.(envelope);
     }
   }
 
@@ -98,8 +106,13 @@ export class MessageRouter {
     await Promise.all([...byNode].map(([node, ids]) => this.store.publishToNode(node, encodeEnvelope('x', this.store.nodeId, ids, String(code)))));
   }
 
+  /** Publishes an envelope to one node; resolves with how many subscribers received it (0: the node is gone). */
+  publishEnvelope(nodeId: string, envelope: string): Promise<number> {
+    return this.store.publishToNode(nodeId, envelope);
+  }
+
   private async publishByNode(byNode: Map<string, string[]>, frame: string): Promise<void> {
-    const sends: Promise<void>[] = [];
+    const sends: Promise<number>[] = [];
     for (const [node, ids] of byNode) {
       if (ids.length) sends.push(this.store.publishToNode(node, encodeEnvelope('s', this.store.nodeId, ids, frame)));
     }

@@ -3,9 +3,12 @@
  * once by the sender) is passed through without being parsed or encoded again:
  * `<kind>\n<origin node>\n<comma-separated connection ids>\n<frame>`.
  * Kinds: `s` send to the listed ids; `a` send to every local connection except the listed ids;
- * `x` close the listed connections (the frame field holds the close code).
+ * `x` close the listed connections (the frame field holds the close code); `q`/`r` a node-to-node
+ * request/reply (the id field holds the request id, the body is JSON); `b` a node broadcast.
  */
-export type EnvelopeKind = 's' | 'a' | 'x';
+export type EnvelopeKind = 's' | 'a' | 'x' | 'q' | 'r' | 'b';
+
+const KINDS = new Set<string>(['s', 'a', 'x', 'q', 'r', 'b']);
 
 export interface NodeEnvelope {
   kind: EnvelopeKind;
@@ -24,7 +27,7 @@ export function decodeEnvelope(text: string): NodeEnvelope | undefined {
   const c = text.indexOf('\n', b + 1);
   if (a < 0 || b < 0 || c < 0) return undefined;
   const kind = text.slice(0, a);
-  if (kind !== 's' && kind !== 'a' && kind !== 'x') return undefined;
+  if (!KINDS.has(kind)) return undefined;
   const idList = text.slice(b + 1, c);
-  return { kind, origin: text.slice(a + 1, b), ids: idList ? idList.split(',') : [], body: text.slice(c + 1) };
+  return { kind: kind as EnvelopeKind, origin: text.slice(a + 1, b), ids: idList ? idList.split(',') : [], body: text.slice(c + 1) };
 }

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Redis, RedisOptions } from 'ioredis';
+import type { Connection } from '../connection/connection';
+import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 
 /** What `authenticateConnection` may return: the connection's initial metadata, or a refusal. */
 export type AuthenticationResult = Record<string, unknown> | null | undefined | false;
@@ -80,6 +82,21 @@ export interface MeshModuleOptions {
    * @default 10000
    */
   nodeTtl?: number;
+  /**
+   * The id a connection registers under in the client registry (`MeshClientService`). A client
+   * that connects again under the same id supersedes its older connection, on any node.
+   * @default the connection id
+   */
+  resolveClientId?: (connection: Connection, request: IncomingMessage) => string | Promise<string>;
+  /** Where the client registry lives. @default Redis with a `redis` option, else in-process */
+  registryBackend?: MeshClientRegistryBackend<any>;
+  /**
+   * Custom delivery for `MeshClientService.invoke` to clients on this node, instead of the wire
+   * protocol's `<prefix>/invoke`. Throw `ClientDisconnectedError` when the client is not here.
+   */
+  clientInvokeFn?: (clientId: string, type: string, data: unknown, timeoutMs: number) => Promise<unknown>;
+  /** Default `MeshClientService.invoke` timeout in ms. @default 10000 */
+  invokeTimeout?: number;
   /** Connect-time authentication; see {@link AuthenticateConnection}. */
   authenticateConnection?: AuthenticateConnection;
   /**
@@ -120,12 +137,16 @@ export interface ResolvedMeshOptions
       | 'drainTimeout'
       | 'nodeHeartbeatInterval'
       | 'nodeTtl'
+      | 'invokeTimeout'
     >
   > {
   port?: number;
   redis?: MeshModuleOptions['redis'];
   rateLimit?: MeshRateLimitOptions;
   authenticateConnection?: AuthenticateConnection;
+  resolveClientId?: MeshModuleOptions['resolveClientId'];
+  registryBackend?: MeshModuleOptions['registryBackend'];
+  clientInvokeFn?: MeshModuleOptions['clientInvokeFn'];
 }
 
 export const MESH_OPTION_DEFAULTS = {
@@ -144,4 +165,5 @@ export const MESH_OPTION_DEFAULTS = {
   drainTimeout: 5_000,
   nodeHeartbeatInterval: 2_000,
   nodeTtl: 10_000,
+  invokeTimeout: 10_000,
 } as const;

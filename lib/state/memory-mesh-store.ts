@@ -69,6 +69,12 @@ export class MemoryMeshStore implements MeshStore {
     return [];
   }
 
+  async pendingDeadNodes(): Promise<string[]> {
+    return [];
+  }
+
+  async acknowledgeDeadNode(): Promise<void> {}
+
   async rejoin(): Promise<void> {}
 
   async getMetadata(connectionId: string): Promise<unknown> {
@@ -144,8 +150,10 @@ export class MemoryMeshStore implements MeshStore {
     else this.roomMetadata.set(room, JSON.stringify(metadata));
   }
 
-  async publishToNode(nodeId: string, message: string): Promise<void> {
-    if (nodeId === this.nodeId) this.deliverLater(() => this.listener?.onNodeMessage(message));
+  async publishToNode(nodeId: string, message: string): Promise<number> {
+    if (nodeId !== this.nodeId) return 0;
+    this.deliverLater(() => this.listener?.onNodeMessage(message));
+    return 1;
   }
 
   async publishToAll(message: string): Promise<void> {

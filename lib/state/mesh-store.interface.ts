@@ -37,9 +37,14 @@ export interface MeshStore {
   countConnections(): Promise<number>;
   /**
    * Removes a node: every connection it owned (their metadata and room memberships included) and
-   * its membership. Atomic. Returns the ids of the connections removed.
+   * its membership. Atomic. With `dead`, the node is also recorded as a dead node whose cleanup
+   * is pending, in the same step. Returns the ids of the connections removed.
    */
-  removeNode(nodeId: string): Promise<string[]>;
+  removeNode(nodeId: string, options?: { dead?: boolean }): Promise<string[]>;
+  /** Dead nodes removed by `removeNode(id, { dead: true })` whose cleanup was not yet acknowledged. */
+  pendingDeadNodes(): Promise<string[]>;
+  /** Marks a dead node's cleanup (listeners included) as done. */
+  acknowledgeDeadNode(nodeId: string): Promise<void>;
 
   /**
    * Marks this node alive for `ttlMs`. Returns false when the cluster no longer lists it (another
@@ -79,8 +84,8 @@ export interface MeshStore {
   /** Sets room metadata; `null` deletes it. */
   setRoomMetadata(room: string, metadata: unknown): Promise<void>;
 
-  /** Delivers a message to one node's `onNodeMessage`. */
-  publishToNode(nodeId: string, message: string): Promise<void>;
+  /** Delivers a message to one node's `onNodeMessage`; resolves with the number of receivers (0: no such live node). */
+  publishToNode(nodeId: string, message: string): Promise<number>;
   /** Delivers a message to every node's `onNodeMessage`, this one included. */
   publishToAll(message: string): Promise<void>;
   /** Publishes on a user channel; with `history > 0` keeps the last `history` messages. */

@@ -200,8 +200,21 @@ export class RedisMeshStore implements MeshStore {
     return this.redis.hlen(this.key('connections'));
   }
 
-  removeNode(nodeId: string): Promise<string[]> {
-    return this.run<string[]>('meshRemoveNode', nodeId);
+  removeNode(nodeId: string, options: { dead?: boolean } = {}): Promise<string[]> {
+    return this.run<string[]>('meshRemoveNode', nodeId, options.dead ? '1' : '0');
+  }
+
+  pendingDeadNodes(): Promise<string[]> {
+    return this.redis.smembers(this.key('dead-nodes'));
+  }
+
+  async acknowledgeDeadNode(nodeId: string): Promise<void> {
+    await this.redis.srem(this.key('dead-nodes'), nodeId);
+  }
+
+  /** The command connection (for the client registry, which shares it). */
+  get client(): Redis {
+    return this.redis;
   }
 
   async getMetadata(connectionId: string): Promise<unknown> {
@@ -271,8 +284,8 @@ export class RedisMeshStore implements MeshStore {
     else await this.redis.hset(this.key('room-meta'), room, encodeMetadata(metadata));
   }
 
-  async publishToNode(nodeId: string, message: string): Promise<void> {
-    await this.redis.publish(this.nodeChannelPrefix + nodeId, message);
+  publishToNode(nodeId: string, message: string): Promise<number> {
+    return this.redis.publish(this.nodeChannelPrefix + nodeId, message);
   }
 
   async publishToAll(message: string): Promise<void> {

@@ -19,7 +19,7 @@ if node then redis.call('SREM', p .. 'node:' .. node .. ':connections', id) end
 return rooms
 `;
 
-/** ARGV: prefix, nodeId. Removes every connection of a node; returns their ids. */
+/** ARGV: prefix, nodeId, dead ('1' records the node as dead, cleanup pending). Removes every connection of a node; returns their ids. */
 export const REMOVE_NODE = `
 local p, node = ARGV[1], ARGV[2]
 local setKey = p .. 'node:' .. node .. ':connections'
@@ -34,6 +34,7 @@ end
 redis.call('DEL', setKey)
 redis.call('SREM', p .. 'nodes', node)
 redis.call('DEL', p .. 'node:' .. node .. ':alive')
+if ARGV[3] == '1' then redis.call('SADD', p .. 'dead-nodes', node) end
 return ids
 `;
 

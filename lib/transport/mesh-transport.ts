@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ChannelManager } from '../channels/channel-manager';
+import { ClientInvoker } from '../cluster/client-invoker';
 import { CommandDispatcher } from '../commands/command-dispatcher';
 import { Connection, MeshCloseCode } from '../connection/connection';
+import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
@@ -55,6 +57,7 @@ export class MeshTransport {
   private readonly heartbeat: Heartbeat;
   private readonly assignIdCommand: string;
   private readonly errorCommand: string;
+  private readonly invokeResultCommand: string;
   private readonly path: string;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly cleanups = new Set<Promise<unknown>>();
@@ -71,6 +74,8 @@ export class MeshTransport {
     private readonly local: LocalConnections,
     private readonly dispatcher: CommandDispatcher,
     private readonly channels: ChannelManager,
+    private readonly events: ConnectionEvents,
+    private readonly invoker: ClientInvoker,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -82,6 +87,7 @@ export class MeshTransport {
     const names = builtinCommands(options.prefix);
     this.assignIdCommand = names.assignId;
     this.errorCommand = names.error;
+    this.invokeResultCommand = names.invokeResult;
     this.path = trimSlash(options.path);
   }
 
@@ -166,17 +172,21 @@ export class MeshTransport {
   private onConnection(ws: WebSocket, request: IncomingMessage, metadata: unknown): void {
     const connection = new Connection(randomUUID(), ws, request, this.store.nodeId, this.options.maxBufferedAmount);
     this.local.add(connection);
-    const registered = this.store.addConnection(connection.id, metadata).then(
-      () => {
-        connection.send(this.assignIdCommand, connection.id);
-        return true;
-      },
-      (error: Error) => {
-        this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
-        connection.close(1011, 'Registration failed');
-        return false;
-      },
-    );
+    const registered = this.store
+      .addConnection(connection.id, metadata)
+      .then(() => this.events.emitConnect(connection))
+      .then(
+        () => {
+          connection.send(this.assignIdCommand, connection.id);
+          return true;
+        },
+        (error: Error) => {
+          this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
+          connection.close(1011, 'Registration failed');
+          void this.store.removeConnection(connection.id).catch(() => undefined);
+          return false;
+        },
+      );
     const limiter = this.options.rateLimit ? { windowStart: Date.now(), count: 0 } : undefined;
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, registered, limiter));
     ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
@@ -193,6 +203,7 @@ export class MeshTransport {
     if (!decoded.ok) return this.sendError(connection, decoded.id, ErrorCode.BAD_FRAME, decoded.reason);
     const { id, command, payload } = decoded.frame;
     if (this.heartbeat.handle(connection, command)) return;
+    if (command === this.invokeResultCommand && id !== undefined) return this.invoker.handleResult(connection, id, payload);
     if (limiter && this.overLimit(limiter)) {
       const { limit, windowMs } = this.options.rateLimit!;
       return this.sendError(connection, id, ErrorCode.RATE_LIMIT, `Rate limit of ${limit} frames per ${windowMs} ms exceeded`, ErrorName.PROTOCOL, command);
@@ -231,6 +242,7 @@ export class MeshTransport {
     await this.channels.removeConnection(connection);
     if (!(await registered)) return;
     try {
+      await this.events.emitDisconnect(connection);
       await this.store.removeConnection(connection.id);
     } catch (error) {
       this.logger.error(`Could not clean up connection ${connection.id}: ${(error as Error).message}`);
@@ -257,6 +269,9 @@ export class MeshTransport {
       // Peers that do not answer the closing handshake are dropped after a short grace period.
       setTimeout(() => connection.socket.terminate(), 1000).unref();
     }
+    // A socket leaves `local` in its 'close' handler, which also queues its cleanup.
+    const deadline = Date.now() + 2000;
+    while (this.local.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.settle(this.cleanups, this.options.drainTimeout + 2000);
     this.restoreEmit?.();
     if (this.ownServer && this.server) {

@@ -9,7 +9,7 @@ export class RawClient {
   readonly frames: Frame[] = [];
   connectionId?: string;
   private nextId = 1;
-  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void; timer: NodeJS.Timeout }> = [];
 
   private constructor(
     readonly socket: WebSocket,
@@ -25,6 +25,7 @@ export class RawClient {
         return false;
       });
     });
+    socket.once('close', () => this.dropWaiters());
   }
 
   /** Opens a socket and waits for `<prefix>/assign-id`. */
@@ -33,6 +34,7 @@ export class RawClient {
     const client = new RawClient(socket, options.prefix ?? 'mesh');
     const assigned = client.waitFor((f) => f.command === `${client.prefix}/assign-id`);
     assigned.catch(() => undefined);
+    socket.once('error', () => client.dropWaiters());
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
@@ -53,12 +55,19 @@ export class RawClient {
       const timer = setTimeout(() => reject(new Error(`No matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);
       this.waiters.push({
         match,
+        timer,
         resolve: (f) => {
           clearTimeout(timer);
           resolve(f);
         },
       });
     });
+  }
+
+  /** Stops waiting (the socket is gone): no timer outlives the client. */
+  private dropWaiters(): void {
+    for (const waiter of this.waiters) clearTimeout(waiter.timer);
+    this.waiters = [];
   }
 
   sendText(text: string | Buffer, binary = false): void {

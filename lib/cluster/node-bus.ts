@@ -1,0 +1,135 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { MessageRouter } from '../delivery/message-router';
+import { encodeEnvelope, type NodeEnvelope } from '../delivery/node-envelope';
+import { MESH_STORE } from '../mesh.constants';
+import type { MeshStore } from '../state/mesh-store.interface';
+import { deserializeError, MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError, serializeError, type SerializedError } from './cluster-errors';
+
+export type NodeRequestHandler = (data: any, fromNodeId: string, timeoutMs: number) => unknown | Promise<unknown>;
+export type NodeBroadcastHandler<T = any> = (data: T, fromNodeId: string) => void | Promise<void>;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Node-to-node messaging over the store's per-node channels: request/reply with correlation ids
+ * and an absolute deadline (the caller's timer is never extended), typed errors rebuilt on the
+ * caller's side, and fire-and-forget broadcasts to every node.
+ */
+@Injectable()
+export class NodeBus {
+  private readonly logger = new Logger('MeshNodeBus');
+  private readonly handlers = new Map<string, NodeRequestHandler>();
+  private readonly broadcastHandlers = new Map<string, Set<NodeBroadcastHandler>>();
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    @Inject(MESH_STORE) private readonly store: MeshStore,
+    private readonly router: MessageRouter,
+  ) {
+    router.onEnvelope('q', (envelope) => void this.onRequest(envelope));
+    router.onEnvelope('r', (envelope) => this.onReply(envelope));
+    router.onEnvelope('b', (envelope) => this.onBroadcast(envelope));
+  }
+
+  /** Handles requests of a type (one handler per type). */
+  registerHandler(type: string, handler: NodeRequestHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  /** Sends a request to a node and waits for its reply, at most `timeoutMs`. */
+  request<T = unknown>(nodeId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
+    const requestId = randomUUID();
+    const body = JSON.stringify({ type, data, timeoutMs });
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.router.publishEnvelope(nodeId, encodeEnvelope('q', this.store.nodeId, [requestId], body)).then(
+        (receivers) => {
+          if (receivers === 0) this.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
+        },
+        (error: Error) => this.settle(requestId, undefined, error),
+      );
+    });
+  }
+
+  private settle(requestId: string, value: unknown, error?: Error): void {
+    const pending = this.pending.get(requestId);
+    if (!pending) return;
+    this.pending.delete(requestId);
+    clearTimeout(pending.timer);
+    if (error) pending.reject(error);
+    else pending.resolve(value);
+  }
+
+  private async onRequest({ origin, ids: [requestId], body }: NodeEnvelope): Promise<void> {
+    let reply: { data?: unknown; error?: SerializedError };
+    try {
+      const { type, data, timeoutMs } = JSON.parse(body) as { type: string; data: unknown; timeoutMs: number };
+      const handler = this.handlers.get(type);
+      if (!handler) throw new MeshNoHandlerError(type);
+      reply = { data: await handler(data, origin, timeoutMs) };
+    } catch (error) {
+      reply = { error: serializeError(error) };
+    }
+    try {
+      await this.router.publishEnvelope(origin, encodeEnvelope('r', this.store.nodeId, [requestId], JSON.stringify(reply)));
+    } catch (error) {
+      this.logger.warn(`Could not answer node ${origin}: ${(error as Error).message}`);
+    }
+  }
+
+  private onReply({ ids: [requestId], body }: NodeEnvelope): void {
+    if (!this.pending.has(requestId)) return;
+    try {
+      const reply = JSON.parse(body) as { data?: unknown; error?: SerializedError };
+      this.settle(requestId, reply.data, reply.error ? deserializeError(reply.error) : undefined);
+    } catch (error) {
+      this.settle(requestId, undefined, error as Error);
+    }
+  }
+
+  /** Handles node broadcasts of a type (several handlers allowed). */
+  registerBroadcastHandler<T = any>(type: string, handler: NodeBroadcastHandler<T>): void {
+    let set = this.broadcastHandlers.get(type);
+    if (!set) this.broadcastHandlers.set(type, (set = new Set()));
+    set.add(handler as NodeBroadcastHandler);
+  }
+
+  /** Sends `data` to the handlers of `type` on every node (this one too unless `skipSelf`). */
+  async broadcast(type: string, data: unknown, options: { skipSelf?: boolean } = {}): Promise<void> {
+    const body = JSON.stringify({ type, data });
+    if (!options.skipSelf) this.runBroadcastHandlers(type, JSON.parse(body).data, this.store.nodeId);
+    await this.store.publishToAll(encodeEnvelope('b', this.store.nodeId, [], body));
+  }
+
+  private onBroadcast({ origin, body }: NodeEnvelope): void {
+    if (origin === this.store.nodeId) return;
+    try {
+      const { type, data } = JSON.parse(body) as { type: string; data: unknown };
+      this.runBroadcastHandlers(type, data, origin);
+    } catch (error) {
+      this.logger.warn(`Ignored a malformed node broadcast: ${(error as Error).message}`);
+    }
+  }
+
+  private runBroadcastHandlers(type: string, data: unknown, origin: string): void {
+    for (const handler of this.broadcastHandlers.get(type) ?? []) {
+      Promise.resolve()
+        .then(() => handler(data, origin))
+        .catch((error: Error) => this.logger.error(`Broadcast handler for "${type}" failed: ${error.message}`));
+    }
+  }
+
+  /** Rejects every request still waiting (the node is stopping). */
+  stop(): void {
+    for (const requestId of [...this.pending.keys()]) this.settle(requestId, undefined, new Error('Node is stopping'));
+  }
+}

@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import type { Connection } from './connection';
+
+export type ConnectionListener = (connection: Connection) => void | Promise<void>;
+
+/**
+ * Hooks the transport runs for every connection: after it is registered (before the client gets
+ * its id) and after its socket closed (before its shared state is removed).
+ */
+@Injectable()
+export class ConnectionEvents {
+  private readonly connected: ConnectionListener[] = [];
+  private readonly disconnected: ConnectionListener[] = [];
+
+  onConnect(listener: ConnectionListener): void {
+    this.connected.push(listener);
+  }
+
+  onDisconnect(listener: ConnectionListener): void {
+    this.disconnected.push(listener);
+  }
+
+  async emitConnect(connection: Connection): Promise<void> {
+    for (const listener of this.connected) await listener(connection);
+  }
+
+  async emitDisconnect(connection: Connection): Promise<void> {
+    for (const listener of this.disconnected) await listener(connection);
+  }
+}
