@@ -1,0 +1,233 @@
+import { Redis } from 'ioredis';
+import { MeshClient } from '../../client';
+import {
+  ClientDisconnectedError,
+  ClientInvocationError,
+  ClientNotFoundError,
+  MeshClientMemoryRegistry,
+  MeshClientRedisRegistry,
+  MeshClientService,
+  MeshRequestTimeoutError,
+  type MeshClientRegistryBackend,
+  type RegisteredClient,
+} from '../../lib';
+import { NodeBus } from '../../lib/cluster/node-bus';
+import { NodeProcess } from '../support/node-process';
+import { RawClient } from '../support/raw-client';
+import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+
+const FAST = { nodeHeartbeatInterval: 100, nodeTtl: 500 };
+const clientIdFromQuery = (connection: { id: string }, request: { url?: string }) =>
+  new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? connection.id;
+
+describe.each([
+  ['Redis', () => new MeshClientRedisRegistry(new Redis(redisUrl()), uniquePrefix())],
+  ['memory', () => new MeshClientMemoryRegistry()],
+])('client registry backend (%s)', (_name, create) => {
+  let backend: MeshClientRegistryBackend<unknown>;
+
+  beforeEach(() => {
+    backend = create();
+  });
+
+  afterEach(() => {
+    const redis = (backend as unknown as { redis?: Redis }).redis;
+    redis?.disconnect();
+  });
+
+  it('register records connectedAt and metadata; a move reports the superseded node', async () => {
+    expect(await backend.register('c1', '1', { role: 'admin' }, 1000)).toEqual({ supersededNodeId: null, epoch: expect.any(Number) });
+    expect(await backend.getClient('c1')).toMatchObject({ clientId: 'c1', nodeId: '1', connectedAt: 1000, metadata: { role: 'admin' } });
+    const moved = await backend.register('c1', '2', null, 2000);
+    expect(moved.supersededNodeId).toBe('1');
+    expect(await backend.listClientsForNode('1')).toEqual([]);
+    expect((await backend.listClientsForNode('2')).map((c) => c.clientId)).toEqual(['c1']);
+    expect((await backend.register('c1', '2', null, 3000)).supersededNodeId).toBeNull();
+  });
+
+  it('only the owner may unregister or update metadata; an old epoch cannot unregister a newer registration', async () => {
+    const first = await backend.register('c2', '1', null, 1);
+    expect(await backend.unregister('c2', '2')).toBe(false);
+    expect(await backend.updateMetadata('c2', '2', { x: 1 })).toBe(false);
+    expect(await backend.updateMetadata('c2', '1', { x: 1 })).toBe(true);
+    const second = await backend.register('c2', '1', null, 2);
+    expect(second.epoch).toBeGreaterThan(first.epoch);
+    expect(await backend.unregister('c2', '1', first.epoch)).toBe(false);
+    expect(await backend.getClient('c2')).not.toBeNull();
+    expect(await backend.unregister('c2', '1', second.epoch)).toBe(true);
+    expect(await backend.getClient('c2')).toBeNull();
+  });
+
+  it('metadata survives as JSON: empty arrays, large numbers, slashes, unicode', async () => {
+    const metadata = { tags: [], nested: { list: [[], {}] }, id: 9007199254740991, float: 0.1234567890123456, path: 'a/b', name: 'Zoë ✓' };
+    await backend.register('c3', '1', metadata, 1);
+    expect((await backend.getClient('c3'))?.metadata).toEqual(metadata);
+    expect((await backend.listClients()).find((c) => c.clientId === 'c3')?.metadata).toEqual(metadata);
+  });
+
+  it('cleanupNode returns only the clients still owned by the node, again until acknowledged', async () => {
+    await backend.register('a', '7', { n: 1 }, 1);
+    await backend.register('b', '7', null, 1);
+    await backend.register('b', '8', null, 2);
+    const orphans = await backend.cleanupNode('7');
+    expect(orphans.map((c: RegisteredClient) => [c.clientId, c.nodeId, c.metadata])).toEqual([['a', '7', { n: 1 }]]);
+    expect(await backend.getClient('a')).toBeNull();
+    expect(await backend.getClient('b')).toMatchObject({ nodeId: '8' });
+    expect((await backend.cleanupNode('7')).map((c) => c.clientId)).toEqual(['a']);
+    await backend.acknowledgeCleanup('7');
+    expect(await backend.cleanupNode('7')).toEqual([]);
+  });
+
+  it('concurrent registrations of one client from two nodes leave exactly one owner, listed once', async () => {
+    await Promise.all(Array.from({ length: 40 }, (_, i) => backend.register('race', i % 2 ? '1' : '2', null, i)));
+    const owner = (await backend.getClient('race'))!.nodeId;
+    expect(['1', '2']).toContain(owner);
+    const listed = [...(await backend.listClientsForNode('1')), ...(await backend.listClientsForNode('2'))].filter((c) => c.clientId === 'race');
+    expect(listed).toHaveLength(1);
+    expect(listed[0].nodeId).toBe(owner);
+  });
+});
+
+describe('MeshClientService across two nodes', () => {
+  let keyPrefix: string;
+  let a: TestApp;
+  let b: TestApp;
+  const clients: MeshClient[] = [];
+
+  beforeEach(async () => {
+    keyPrefix = uniquePrefix();
+    a = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, ...FAST } });
+    b = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, ...FAST } });
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await a.close();
+    await b.close();
+  });
+
+  async function connect(app: TestApp, clientId: string, handle = true): Promise<MeshClient> {
+    const c = new MeshClient(`${app.url}?clientId=${clientId}`, { shouldReconnect: false });
+    clients.push(c);
+    if (handle) {
+      c.handle('notify', async (data) => ({ received: data }));
+      c.handle('fail', async () => {
+        throw Object.assign(new Error('nope'), { code: 'ENOPE' });
+      });
+    }
+    await c.connect();
+    return c;
+  }
+
+  type Broadcasts = { 'cache:flush': { key: string } };
+  const service = (app: TestApp) => app.app.get<MeshClientService<unknown, Broadcasts>>(MeshClientService);
+
+  it('invokes a client on the other node and on this node, with the same result', async () => {
+    await connect(b, 'bob');
+    expect(await service(a).invoke('bob', 'notify', { n: 1 })).toEqual({ received: { n: 1 } });
+    expect(await service(b).invoke('bob', 'notify', { n: 2 })).toEqual({ received: { n: 2 } });
+    expect(await service(a).getClient('bob')).toMatchObject({ clientId: 'bob', nodeId: b.mesh.nodeId });
+  });
+
+  it('the same error classes and fields locally and remotely', async () => {
+    await connect(b, 'bob');
+    for (const caller of [a, b]) {
+      await expect(service(caller).invoke('nobody', 'notify', {})).rejects.toBeInstanceOf(ClientNotFoundError);
+      const failure = await service(caller).invoke('bob', 'fail', {}).catch((e) => e);
+      expect(failure).toBeInstanceOf(ClientInvocationError);
+      expect(failure).toMatchObject({ message: 'nope', code: 'ENOPE' });
+      const missing = await service(caller).invoke('bob', 'no-such-handler', {}).catch((e) => e);
+      expect(missing).toBeInstanceOf(ClientInvocationError);
+      expect(missing.code).toBe('ENOTFOUND');
+    }
+    // Registered on B with no socket there: B answers "disconnected".
+    await service(b).registry.register('ghost', null);
+    for (const caller of [a, b]) await expect(service(caller).invoke('ghost', 'notify', {})).rejects.toBeInstanceOf(ClientDisconnectedError);
+  });
+
+  it('a client that never answers times out, locally and remotely, and nothing hangs', async () => {
+    const silent = await RawClient.connect(`${b.url}?clientId=silent`);
+    try {
+      for (const caller of [a, b]) {
+        const error = await service(caller).invoke('silent', 'notify', {}, 300).catch((e) => e);
+        expect(error).toBeInstanceOf(MeshRequestTimeoutError);
+      }
+      const invokes = silent.frames.filter((f) => f.command === 'mesh/invoke');
+      expect(invokes).toHaveLength(2);
+      expect(typeof invokes[0].id).toBe('string');
+      expect(invokes[0].payload).toEqual({ type: 'notify', data: {} });
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('a client reconnecting on the other node supersedes the old socket; only a real departure counts as disconnected', async () => {
+    const left: string[] = [];
+    service(a).onClientDisconnected((clientId) => void left.push(`a:${clientId}`));
+    service(b).onClientDisconnected((clientId) => void left.push(`b:${clientId}`));
+    const first = await connect(a, 'mover');
+    const closed = new Promise<number>((resolve) => first.once('close', () => resolve(1)));
+    await connect(b, 'mover');
+    await closed;
+    await waitFor(async () => (await service(a).getClient('mover'))?.nodeId === b.mesh.nodeId, 3000, 'registry move');
+    expect(await service(a).invoke('mover', 'notify', 'hi')).toEqual({ received: 'hi' });
+    expect(left).toEqual([]);
+  });
+
+  it('a late kick carrying an older epoch never closes a newer connection', async () => {
+    const c = await connect(b, 'flap');
+    const current = (await service(b).getClient('flap'))!;
+    const bus = a.app.get(NodeBus);
+    expect(await bus.request(b.mesh.nodeId, 'mesh:kick', { clientId: 'flap', epoch: current.epoch - 1 }, 2000)).toBe(false);
+    expect(await service(a).invoke('flap', 'notify', 1)).toEqual({ received: 1 });
+    expect(c.status).toBe('online');
+  });
+
+  it('updateClientMetadata works from any node, written by the owner only', async () => {
+    await connect(b, 'meta');
+    expect(await service(a).updateClientMetadata('meta', { plan: 'pro', tags: [] })).toBe(true);
+    expect((await service(b).getClient('meta'))?.metadata).toEqual({ plan: 'pro', tags: [] });
+    expect(await service(a).registry.updateMetadata('meta', { plan: 'hacked' })).toBe(false);
+    expect(await service(a).updateClientMetadata('nobody', {})).toBe(false);
+  });
+
+  it('node broadcasts reach typed handlers on every node, skipSelf skips the sender', async () => {
+    const got: string[] = [];
+    service(a).registerBroadcastHandler('cache:flush', (data: { key: string }, from) => void got.push(`a:${data.key}:${from}`));
+    service(b).registerBroadcastHandler('cache:flush', (data: { key: string }) => void got.push(`b:${data.key}`));
+    await service(a).broadcast('cache:flush', { key: 'k1' });
+    await service(a).broadcast('cache:flush', { key: 'k2' }, { skipSelf: true });
+    await waitFor(() => got.length === 3, 3000, 'broadcasts');
+    expect(got.sort()).toEqual([`a:k1:${a.mesh.nodeId}`, 'b:k1', 'b:k2']);
+  });
+});
+
+describe('orphaned clients of a dead node', () => {
+  it('the leader reports exactly once the clients that did not reconnect elsewhere', async () => {
+    const keyPrefix = uniquePrefix();
+    const survivor = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, ...FAST } });
+    const doomed = await NodeProcess.start({ keyPrefix, env: { MESH_NODE_HEARTBEAT_INTERVAL: '100', MESH_NODE_TTL: '500' } });
+    const reports: Array<[string, string[]]> = [];
+    survivor.app.get(MeshClientService).onNodeClientsOrphaned((nodeId, orphans) => void reports.push([nodeId, orphans.map((o) => o.clientId).sort()]));
+    const stay = new MeshClient(`${doomed.url}?clientId=stays-behind`, { shouldReconnect: false });
+    const move = new MeshClient(`${doomed.url}?clientId=moves-on`, { shouldReconnect: false });
+    let moved: MeshClient | undefined;
+    try {
+      await stay.connect();
+      await move.connect();
+      const { nodeId } = (await stay.command('stats')) as { nodeId: string };
+      await doomed.stop('SIGKILL');
+      moved = new MeshClient(`${survivor.url}?clientId=moves-on`, { shouldReconnect: false });
+      await moved.connect();
+      await waitFor(() => reports.length > 0, 5000, 'orphan report');
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(reports).toEqual([[nodeId, ['stays-behind']]]);
+      expect(await survivor.app.get(MeshClientService).getClient('moves-on')).toMatchObject({ nodeId: survivor.mesh.nodeId });
+      expect(await survivor.app.get(MeshClientService).getClient('stays-behind')).toBeNull();
+    } finally {
+      await Promise.all([stay.close(), move.close(), moved?.close()]);
+      await doomed.stop();
+      await survivor.close();
+    }
+  });
+});
