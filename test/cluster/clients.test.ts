@@ -136,7 +136,7 @@ describe('MeshClientService across two nodes', () => {
       const failure = await service(caller).invoke('bob', 'fail', {}).catch((e) => e);
       expect(failure).toBeInstanceOf(ClientInvocationError);
       expect(failure).toMatchObject({ message: 'nope', code: 'ENOPE' });
-      const missing = await service(caller).invoke('bob', 'no-such-handler', {}).catch((e) => e);
+      const missing = (await service(caller).invoke('bob', 'no-such-handler', {}).catch((e) => e)) as ClientInvocationError;
       expect(missing).toBeInstanceOf(ClientInvocationError);
       expect(missing.code).toBe('ENOTFOUND');
     }
