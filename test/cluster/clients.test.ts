@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { MeshClient } from '../../client';
 import {
@@ -228,6 +229,63 @@ describe('orphaned clients of a dead node', () => {
       await Promise.all([stay.close(), move.close(), moved?.close()]);
       await doomed.stop();
       await survivor.close();
+    }
+  });
+});
+
+describe('cleanup interrupted by a leader crash', () => {
+  it('the next leader finds the pending dead node and reports its orphans once', async () => {
+    const keyPrefix = uniquePrefix();
+    const redis = new Redis(redisUrl());
+    // The state a leader leaves when it dies after removing node 999's connections but before
+    // reporting its clients: the node is pending in dead-nodes and its clients are still registered.
+    const registry = new MeshClientRedisRegistry(redis, keyPrefix);
+    await registry.register('left-behind', '999', { n: 1 }, 1);
+    await redis.sadd(`${keyPrefix}dead-nodes`, '999');
+    const reports: Array<[string, string[]]> = [];
+    @Injectable()
+    class OrphanWatcher {
+      constructor(clients: MeshClientService) {
+        // Registered before the node's first heartbeat, as an app would in a provider.
+        clients.onNodeClientsOrphaned((nodeId, orphans) => void reports.push([nodeId, orphans.map((o) => o.clientId)]));
+      }
+    }
+    const t = await startApp({ mesh: { keyPrefix, ...FAST }, providers: [OrphanWatcher] });
+    try {
+      await waitFor(async () => (await redis.scard(`${keyPrefix}dead-nodes`)) === 0, 5000, 'pending cleanup finished');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(reports).toEqual([['999', ['left-behind']]]);
+      expect(await registry.getClient('left-behind')).toBeNull();
+      expect(await redis.exists(`${keyPrefix}{registry}:orphans:999`)).toBe(0);
+    } finally {
+      await t.close();
+      redis.disconnect();
+    }
+  });
+});
+
+describe('custom delivery', () => {
+  it('clientInvokeFn delivers invokes to clients on this node instead of the wire', async () => {
+    const keyPrefix = uniquePrefix();
+    const calls: unknown[] = [];
+    const t = await startApp({
+      mesh: {
+        keyPrefix,
+        resolveClientId: clientIdFromQuery,
+        clientInvokeFn: async (clientId, type, data, timeoutMs) => {
+          calls.push([clientId, type, data, timeoutMs]);
+          return { via: 'custom' };
+        },
+      },
+    });
+    const c = await RawClient.connect(`${t.url}?clientId=custom`);
+    try {
+      expect(await t.app.get(MeshClientService).invoke('custom', 'notify', { a: 1 }, 1234)).toEqual({ via: 'custom' });
+      expect(calls).toEqual([['custom', 'notify', { a: 1 }, 1234]]);
+      expect(c.frames.some((f) => f.command === 'mesh/invoke')).toBe(false);
+    } finally {
+      await c.close();
+      await t.close();
     }
   });
 });
