@@ -9,26 +9,34 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function merge(target: Record<string, unknown>, source: Record<string, unknown>, deep: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null);
-  for (const key of Object.keys(target)) if (!FORBIDDEN_KEYS.has(key)) out[key] = target[key];
+/** A copy of a JSON-like value without `__proto__`, `constructor` and `prototype` keys at any depth. */
+function sanitize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sanitize);
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) if (!FORBIDDEN_KEYS.has(key)) out[key] = sanitize(value[key]);
+  return out;
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...target };
   for (const key of Object.keys(source)) {
-    if (FORBIDDEN_KEYS.has(key)) continue;
     const next = source[key];
-    out[key] = deep && isPlainObject(out[key]) && isPlainObject(next) ? merge(out[key] as Record<string, unknown>, next, true) : next;
+    out[key] = isPlainObject(out[key]) && isPlainObject(next) ? deepMerge(out[key] as Record<string, unknown>, next) : next;
   }
-  return { ...out };
+  return out;
 }
 
 /**
  * Combines metadata. `merge` is shallow and `deepMerge` recursive, both on plain objects only
- * (arrays and other values replace); `__proto__`, `constructor` and `prototype` keys are dropped.
+ * (arrays and other values replace). `__proto__`, `constructor` and `prototype` keys are dropped
+ * at every depth, from the new value and the stored one, so nothing downstream can be polluted.
  */
 export function combineMetadata(current: unknown, next: unknown, strategy: MetadataStrategy = 'replace'): unknown {
-  if (strategy === 'replace' || !isPlainObject(current) || !isPlainObject(next)) {
-    return isPlainObject(next) ? merge({}, next, false) : next;
-  }
-  return merge(current, next, strategy === 'deepMerge');
+  const clean = sanitize(next);
+  if (strategy === 'replace' || !isPlainObject(current) || !isPlainObject(clean)) return clean;
+  const base = sanitize(current) as Record<string, unknown>;
+  return strategy === 'merge' ? { ...base, ...clean } : deepMerge(base, clean);
 }
 
 export function isMetadataStrategy(value: unknown): value is MetadataStrategy {
