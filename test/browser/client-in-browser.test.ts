@@ -1,0 +1,108 @@
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { startApp, uniquePrefix, type TestApp } from '../support/test-app';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * The client bundled for the browser (no Node modules in it) and run in headless Chromium against a
+ * real server: the browser's own WebSocket, events with `detail`, channels, and commandSync's error.
+ */
+describe('MeshClient in a real browser', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let bundle: string;
+  let inputs: string[];
+  let page: Server;
+  let pageUrl: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+    const result = await build({
+      entryPoints: [join(__dirname, '..', '..', 'client', 'index.ts')],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'MeshClientLib',
+      platform: 'browser',
+      target: 'es2020',
+      logLevel: 'silent',
+      metafile: true,
+    });
+    bundle = result.outputFiles[0].text;
+    inputs = Object.keys(result.metafile.inputs);
+    // The page is served from loopback too, as an app would serve its own front end.
+    page = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><title>mesh</title><script>${bundle.replace(/<\/script/gi, '<\\/script')}</script>`);
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
+    t = await startApp({ mesh: { keyPrefix: uniquePrefix() } });
+    t.mesh.registerCommand('echo', (ctx) => `echo: ${String(ctx.payload)}`);
+    t.mesh.registerCommand('shout', async (ctx) => {
+      await t.mesh.broadcast('announcement', { text: String(ctx.payload).toUpperCase() });
+      return { sent: true };
+    });
+    t.mesh.exposeChannel('news');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await new Promise((resolve) => page?.close(resolve));
+  });
+
+  it('the browser bundle is the client and the protocol only: no ws, no Nest, no Node modules', () => {
+    expect(inputs.every((file) => file.startsWith('client/') || file.startsWith('lib/protocol/'))).toBe(true);
+    expect(inputs).toContain('client/mesh-client.ts');
+  });
+
+  it('connects with the browser WebSocket, runs commands, receives events and channel messages', async () => {
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(pageUrl);
+      const publish = () => t.mesh.publish('news', 'breaking', { history: 5 });
+      const result = await tab.evaluate(async (url) => {
+        const { MeshClient } = (window as unknown as { MeshClientLib: typeof import('../../client') }).MeshClientLib;
+        const client = new MeshClient(url);
+        await client.connect();
+        const announcements: unknown[] = [];
+        client.on('announcement', (e) => announcements.push(e.detail));
+        const echo = await client.command('echo', 'from the browser');
+        const missing = await client.command('nope');
+        const shout = await client.command('shout', 'hey');
+        let syncError = '';
+        try {
+          client.commandSync('echo', 'x');
+        } catch (error) {
+          syncError = (error as Error).message;
+        }
+        const messages: string[] = [];
+        const subscribed = await client.subscribe('news', (m) => messages.push(m), { historyLimit: 5 });
+        (window as unknown as { meshState: unknown }).meshState = { messages };
+        await new Promise((r) => setTimeout(r, 50));
+        return { id: client.connectionId, echo, missing, shout, announcements, syncError, subscribed, usesNative: typeof WebSocket === 'function' };
+      }, t.url);
+      expect(result.echo).toBe('echo: from the browser');
+      expect(result.missing).toEqual({ error: 'Command "nope" not found', code: 'ENOTFOUND', name: 'CommandError' });
+      expect(result.shout).toEqual({ sent: true });
+      expect(result.announcements).toEqual([{ text: 'HEY' }]);
+      expect(result.syncError).toMatch(/command\(/);
+      expect(result.subscribed).toEqual({ success: true, history: [] });
+      expect(result.usesNative).toBe(true);
+      expect(t.mesh.getConnection(result.id as string)).toBeDefined();
+
+      await publish();
+      await tab.waitForFunction(() => ((window as unknown as { meshState: { messages: string[] } }).meshState.messages.length === 1), undefined, { timeout: 5000 });
+      expect(await tab.evaluate(() => (window as unknown as { meshState: { messages: string[] } }).meshState.messages)).toEqual(['breaking']);
+    } finally {
+      await tab.close();
+    }
+  });
+});
