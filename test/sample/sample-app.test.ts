@@ -95,6 +95,25 @@ describe.each([
     expect(await client.subscribe('not-exposed', () => undefined)).toEqual({ success: false, history: [] });
   });
 
+  it('invoke calls a demo client by its ?clientId, and clients lists it with its node', async () => {
+    const demo = new MeshClient(`${url}?clientId=demo-${withRedis ? 'r' : 'm'}`);
+    demo.handle('notify', async (data) => ({ received: data }));
+    await demo.connect();
+    try {
+      const id = `demo-${withRedis ? 'r' : 'm'}`;
+      expect(await client.command('invoke', { clientId: id, type: 'notify', data: { text: 'hi' } })).toEqual({ result: { received: { text: 'hi' } } });
+      expect(await client.command('invoke', { clientId: 'nobody', type: 'notify', data: {} })).toEqual({
+        error: 'Client not found: nobody',
+        code: 'ECLIENTNOTFOUND',
+        name: 'ClientNotFoundError',
+      });
+      const listed = (await client.command('clients')) as Array<{ clientId: string; nodeId: string }>;
+      expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ clientId: id, nodeId: expect.any(String) })]));
+    } finally {
+      await demo.close();
+    }
+  });
+
   it('stats reports the node and the connection', async () => {
     expect(await client.command('stats')).toEqual({ nodeId: expect.any(String), connectionId: client.connectionId, latency: expect.any(Number), localConnections: expect.any(Number) });
   });
