@@ -33,6 +33,8 @@ export interface TestAppOptions extends Pick<ModuleMetadata, 'controllers' | 'pr
   memory?: boolean;
   /** A custom MeshModule import (e.g. forRootAsync) instead of forRoot(mesh). */
   meshModule?: DynamicModule;
+  /** Listen on this port instead of a free one (to restart a node in place). */
+  port?: number;
   /** Runs on the app before init (global pipes, adapters...). */
   configure?: (app: INestApplication) => void;
 }
@@ -49,7 +51,7 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   const app = moduleRef.createNestApplication({ logger: false });
   options.configure?.(app);
   try {
-    await app.listen(0, '127.0.0.1');
+    await app.listen(options.port ?? 0, '127.0.0.1');
   } catch (error) {
     // A failed start-up does not run shutdown hooks by itself: release what did start.
     await app.close().catch(() => undefined);
