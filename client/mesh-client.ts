@@ -1,5 +1,6 @@
 import {
   builtinCommands,
+  CloseCode,
   decodeFrame,
   DEFAULT_PREFIX,
   encodeFrame,
@@ -59,7 +60,7 @@ const DEFAULTS: ResolvedMeshClientOptions = {
 };
 
 /** Close codes after which the server expects the client to reconnect (elsewhere) at once. */
-const PROMPT_RECONNECT_CODES = new Set([1001 /* going away */, 1012 /* service restart */]);
+const PROMPT_RECONNECT_CODES = new Set<number>([CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART]);
 /** How long `close()` waits for the close handshake before dropping the socket. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -421,7 +422,9 @@ export class MeshClient<TCommands extends CommandMap = any> {
     } else if (!this.socketOpened) {
       this.events.emit('error', failure);
     }
-    if (this.options.shouldReconnect) {
+    // A superseded socket means this client id is connected elsewhere now: reconnecting would
+    // take it back from the newer connection, and the two would evict each other forever.
+    if (this.options.shouldReconnect && info.code !== CloseCode.SUPERSEDED) {
       this.scheduleReconnect(previous === MeshClientStatus.ONLINE && PROMPT_RECONNECT_CODES.has(info.code));
     } else {
       this.goOffline((command) => new MeshConnectionLostError(command));

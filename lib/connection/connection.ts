@@ -1,23 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { encodeFrame } from '../protocol';
+import { CloseCode, encodeFrame } from '../protocol';
 
-/** Close codes this library uses. */
-export const MeshCloseCode = {
-  NORMAL: 1000,
-  /** The node is shutting down: reconnect, possibly to another node. */
-  GOING_AWAY: 1001,
-  /** Too many unanswered pings. */
-  PONG_TIMEOUT: 4000,
-  /** The connection could not keep up with what it was sent. */
-  SLOW_CONSUMER: 1008,
-  /** The node was fenced off by the cluster: reconnect (to any node). */
-  SERVICE_RESTART: 1012,
-  /** A frame larger than four times `maxPayload`. */
-  TOO_BIG: 1009,
-  /** The registry says this connection belongs elsewhere now. */
-  SUPERSEDED: 4001,
-} as const;
+/** Close codes this library uses (see `CloseCode` in the protocol). */
+export const MeshCloseCode = CloseCode;
 
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code

@@ -31,6 +31,23 @@ export const HeartbeatCommand = {
   LATENCY_RESPONSE: 'latency:response',
 } as const;
 
+/** WebSocket close codes with a meaning in this protocol. */
+export const CloseCode = {
+  NORMAL: 1000,
+  /** The node is shutting down: reconnect, possibly to another node. */
+  GOING_AWAY: 1001,
+  /** The connection could not keep up with what it was sent. */
+  SLOW_CONSUMER: 1008,
+  /** A frame larger than four times the server's `maxPayload`. */
+  TOO_BIG: 1009,
+  /** The node was fenced off by the cluster: reconnect (to any node). */
+  SERVICE_RESTART: 1012,
+  /** Too many unanswered pings. */
+  PONG_TIMEOUT: 4000,
+  /** The same client id connected again elsewhere; this socket must not reconnect. */
+  SUPERSEDED: 4001,
+} as const;
+
 /** The default built-in command prefix (`rt` makes `@prsm/realtime` clients work). */
 export const DEFAULT_PREFIX = 'mesh';
 

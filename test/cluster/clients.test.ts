@@ -175,6 +175,18 @@ describe('MeshClientService across two nodes', () => {
     expect(left).toEqual([]);
   });
 
+  it('a superseded client is closed with 4001 and does not reconnect to take its id back', async () => {
+    const first = new MeshClient(`${a.url}?clientId=dup`, { reconnectInterval: 20, maxReconnectInterval: 50 });
+    clients.push(first);
+    await first.connect();
+    const closed = new Promise<unknown>((resolve) => first.once('close', (e) => resolve(e.detail)));
+    await connect(b, 'dup');
+    expect(await closed).toMatchObject({ code: 4001 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(first.status).toBe('offline');
+    expect(await service(a).getClient('dup')).toMatchObject({ nodeId: b.mesh.nodeId });
+  });
+
   it('a late kick carrying an older epoch never closes a newer connection', async () => {
     const c = await connect(b, 'flap');
     const current = (await service(b).getClient('flap'))!;
