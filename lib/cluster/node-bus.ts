@@ -4,16 +4,11 @@ import { MessageRouter } from '../delivery/message-router';
 import { encodeEnvelope, type NodeEnvelope } from '../delivery/node-envelope';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
+import { PendingRequests } from './pending-requests';
 import { deserializeError, MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError, serializeError, type SerializedError } from './cluster-errors';
 
 export type NodeRequestHandler = (data: any, fromNodeId: string, timeoutMs: number) => unknown | Promise<unknown>;
 export type NodeBroadcastHandler<T = any> = (data: T, fromNodeId: string) => void | Promise<void>;
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
 
 /**
  * Node-to-node messaging over the store's per-node channels: request/reply with correlation ids
@@ -25,7 +20,7 @@ export class NodeBus {
   private readonly logger = new Logger('MeshNodeBus');
   private readonly handlers = new Map<string, NodeRequestHandler>();
   private readonly broadcastHandlers = new Map<string, Set<NodeBroadcastHandler>>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new PendingRequests();
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
@@ -45,28 +40,19 @@ export class NodeBus {
   request<T = unknown>(nodeId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
     const requestId = randomUUID();
     const body = JSON.stringify({ type, data, timeoutMs });
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, timer });
-      this.router.publishEnvelope(nodeId, encodeEnvelope('q', this.store.nodeId, [requestId], body)).then(
-        (receivers) => {
-          if (receivers === 0) this.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
-        },
-        (error: Error) => this.settle(requestId, undefined, error),
-      );
-    });
-  }
-
-  private settle(requestId: string, value: unknown, error?: Error): void {
-    const pending = this.pending.get(requestId);
-    if (!pending) return;
-    this.pending.delete(requestId);
-    clearTimeout(pending.timer);
-    if (error) pending.reject(error);
-    else pending.resolve(value);
+    const answer = this.pending.wait<T>(
+      requestId,
+      timeoutMs,
+      () => new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`),
+      undefined,
+    );
+    this.router.publishEnvelope(nodeId, encodeEnvelope('q', this.store.nodeId, [requestId], body)).then(
+      (receivers) => {
+        if (receivers === 0) this.pending.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
+      },
+      (error: Error) => this.pending.settle(requestId, undefined, error),
+    );
+    return answer;
   }
 
   private async onRequest({ origin, ids: [requestId], body }: NodeEnvelope): Promise<void> {
@@ -90,9 +76,9 @@ export class NodeBus {
     if (!this.pending.has(requestId)) return;
     try {
       const reply = JSON.parse(body) as { data?: unknown; error?: SerializedError };
-      this.settle(requestId, reply.data, reply.error ? deserializeError(reply.error) : undefined);
+      this.pending.settle(requestId, reply.data, reply.error ? deserializeError(reply.error) : undefined);
     } catch (error) {
-      this.settle(requestId, undefined, error as Error);
+      this.pending.settle(requestId, undefined, error as Error);
     }
   }
 
@@ -130,6 +116,6 @@ export class NodeBus {
 
   /** Rejects every request still waiting (the node is stopping). */
   stop(): void {
-    for (const requestId of [...this.pending.keys()]) this.settle(requestId, undefined, new Error('Node is stopping'));
+    this.pending.failWhere(() => true, () => new Error('Node is stopping'));
   }
 }
