@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../connection/exposure-list';
+import { toWire } from '../connection/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -87,7 +88,7 @@ export class ChannelManager {
   deliver(channel: string, message: string): void {
     const set = this.subscribers.get(channel);
     if (!set) return;
-    const frame = encodeFrame({ command: this.messageCommand, payload: { channel, message } });
+    const frame = toWire(encodeFrame({ command: this.messageCommand, payload: { channel, message } }), set.size);
     for (const connection of set) connection.sendRaw(frame);
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame } from '../protocol';
+import type { PreparedFrame } from './prepared-frame';
 
 /** Close codes this library uses (see `CloseCode` in the protocol). */
 export const MeshCloseCode = CloseCode;
@@ -49,17 +50,24 @@ export class Connection {
   }
 
   /**
-   * Sends an already encoded frame (used to encode a broadcast once for every recipient).
+   * Sends an already encoded frame: a string, or a frame prepared once for every recipient of a broadcast.
    * A connection that has more than `maxBufferedAmount` bytes queued is closed as a slow consumer.
    * @internal
    */
-  sendRaw(text: string): boolean {
+  sendRaw(frame: string | PreparedFrame): boolean {
     if (!this.isOpen) return false;
     if (this.socket.bufferedAmount > this.maxBufferedAmount) {
       this.close(MeshCloseCode.SLOW_CONSUMER, 'Slow consumer');
       return false;
     }
-    this.socket.send(text);
+    if (typeof frame === 'string') {
+      this.socket.send(frame);
+      return true;
+    }
+    // ws's sender writes a prepared frame as is when it is idle (no compression, no queued blob).
+    const sender = (this.socket as unknown as { _sender?: { _state?: number; sendFrame?(list: Buffer[]): void } })._sender;
+    if (sender?.sendFrame && sender._state === 0) sender.sendFrame(frame.frame);
+    else this.socket.send(frame.bytes, { binary: false });
     return true;
   }
 

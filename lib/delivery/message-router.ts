@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LocalConnections } from '../connection/local-connections';
+import { toWire } from '../connection/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { decodeEnvelope, encodeEnvelope, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
@@ -32,7 +33,8 @@ export class MessageRouter {
     }
     const { kind, origin, ids, body } = envelope;
     if (kind === 's') {
-      for (const id of ids) this.local.get(id)?.sendRaw(body);
+      const wire = toWire(body, ids.length);
+      for (const id of ids) this.local.get(id)?.sendRaw(wire);
     } else if (kind === 'a') {
       if (origin !== this.store.nodeId) this.sendToAllLocal(body, ids);
     } else if (kind === 'x') {
@@ -44,10 +46,11 @@ export class MessageRouter {
 
   private sendToAllLocal(frame: string, exclude: readonly string[]): number {
     const skip = exclude.length ? new Set(exclude) : undefined;
+    const wire = toWire(frame, this.local.size);
     let sent = 0;
     for (const connection of this.local.values()) {
       if (skip?.has(connection.id)) continue;
-      if (connection.sendRaw(frame)) sent++;
+      if (connection.sendRaw(wire)) sent++;
     }
     return sent;
   }
@@ -55,9 +58,10 @@ export class MessageRouter {
   /** Sends to the given connections; local ones directly, the others through their nodes. */
   async sendTo(connectionIds: readonly string[], frame: string): Promise<void> {
     const remote: string[] = [];
+    const wire = toWire(frame, connectionIds.length);
     for (const id of connectionIds) {
       const connection = this.local.get(id);
-      if (connection) connection.sendRaw(frame);
+      if (connection) connection.sendRaw(wire);
       else remote.push(id);
     }
     if (remote.length === 0) return;
@@ -87,7 +91,8 @@ export class MessageRouter {
     }
     const localIds = byNode.get(this.store.nodeId);
     if (localIds) {
-      for (const id of localIds) this.local.get(id)?.sendRaw(frame);
+      const wire = toWire(frame, localIds.length);
+      for (const id of localIds) this.local.get(id)?.sendRaw(wire);
       byNode.delete(this.store.nodeId);
     }
     await this.publishByNode(byNode, frame);

@@ -1,0 +1,135 @@
+'use strict';
+// The load generator, in its own process: node load.js '<json: {target, workload, ports, pids}>'.
+// Prints one JSON line with the workload's measurements.
+const connectors = require('./clients');
+const { cpuMicros, memory, summarize, sleep, ECHO_PAYLOAD } = require('./common');
+const { wallMs } = require('./servers/drive');
+
+const { target, workload, ports, pids } = JSON.parse(process.argv[2]);
+const connect = connectors[target];
+
+const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+const peakRss = () => Math.max(...pids.map((pid) => memory(pid).peak));
+
+async function inBatches(count, size, make) {
+  const out = [];
+  for (let i = 0; i < count; i += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, count - i) }, (_, j) => make(i + j)))));
+  return out;
+}
+
+async function rpc() {
+  const clients = await inBatches(50, 50, () => connect(ports[0], undefined, {}));
+  const loop = async (durationMs, record) => {
+    const end = Date.now() + durationMs;
+    await Promise.all(
+      clients.map(async (c) => {
+        while (Date.now() < end) {
+          const started = performance.now();
+          await c.call('echo', ECHO_PAYLOAD);
+          record(performance.now() - started);
+        }
+      }),
+    );
+  };
+  await loop(500, () => undefined);
+  const latencies = [];
+  const cpu0 = cpuOf();
+  const started = performance.now();
+  await loop(5000, (ms) => latencies.push(ms));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuOf() - cpu0;
+  await Promise.all(clients.map((c) => c.close()));
+  return { throughput: latencies.length / seconds, unit: 'cmd/s', ...summarize(latencies), delivered: 1, cpuPerOp: cpu / latencies.length, peakRss: peakRss() };
+}
+
+async function fanout() {
+  const RECEIVERS = 500;
+  const COUNT = 200;
+  let phase = 'idle';
+  const seen = Array.from({ length: RECEIVERS }, () => new Uint8Array(COUNT));
+  let deliveries = 0;
+  let duplicates = 0;
+  let lastDelivery = 0;
+  const latencies = [];
+  const receivers = await inBatches(RECEIVERS, 100, (i) =>
+    connect(ports[i % 2], undefined, {
+      tick: (tick) => {
+        if (phase === 'idle') return;
+        if (seen[i][tick.seq]++) duplicates++;
+        deliveries++;
+        lastDelivery = performance.now();
+        if (phase === 'paced') latencies.push(wallMs() - tick.ts);
+      },
+    }),
+  );
+  await Promise.all(receivers.map((r) => r.call('join', {})));
+  const sender = await connect(ports[0], undefined, {});
+  const run = async (name, intervalMs) => {
+    phase = name;
+    deliveries = 0;
+    duplicates = 0;
+    for (const s of seen) s.fill(0);
+    const cpu0 = cpuOf();
+    const started = performance.now();
+    await sender.call('fanout', { count: COUNT, intervalMs });
+    const deadline = Date.now() + 10_000;
+    while (deliveries < RECEIVERS * COUNT && Date.now() < deadline) await sleep(10);
+    await sleep(200);
+    const cpu = cpuOf() - cpu0;
+    phase = 'idle';
+    return { deliveries, duplicates, seconds: (lastDelivery - started) / 1000, cpu };
+  };
+  const paced = await run('paced', 10);
+  const burst = await run('burst', 0);
+  await Promise.all([...receivers, sender].map((c) => c.close()));
+  const expected = RECEIVERS * COUNT;
+  return {
+    throughput: burst.deliveries / burst.seconds,
+    unit: 'deliveries/s (burst)',
+    ...summarize(latencies),
+    delivered: Math.min(paced.deliveries, burst.deliveries) / expected,
+    duplicates: paced.duplicates + burst.duplicates,
+    cpuPerOp: burst.cpu / burst.deliveries,
+    peakRss: peakRss(),
+  };
+}
+
+async function invoke() {
+  const answering = await inBatches(50, 50, (i) => connect(ports[1], `c${i}`, { notify: async (data) => ({ received: data }) }));
+  const driver = await connect(ports[0], undefined, {});
+  await sleep(200);
+  const targets = answering.map((c) => c.id);
+  await driver.call('invoke-drive', { targets, concurrency: 20, durationMs: 500, timeoutMs: 5000 });
+  const cpu0 = cpuOf();
+  const result = await driver.call('invoke-drive', { targets, concurrency: 20, durationMs: 5000, timeoutMs: 5000 });
+  const cpu = cpuOf() - cpu0;
+  await Promise.all([...answering, driver].map((c) => c.close()));
+  return { throughput: result.ops / 5, unit: 'invokes/s', p50: result.p50, p99: result.p99, max: result.max, delivered: result.ops / (result.ops + result.errors), cpuPerOp: cpu / result.ops, peakRss: peakRss() };
+}
+
+async function connections() {
+  const COUNT = 5000;
+  await sleep(300);
+  const before = pids.reduce((sum, pid) => sum + memory(pid).rss, 0);
+  const cpu0 = cpuOf();
+  const started = performance.now();
+  const clients = await inBatches(COUNT, 100, (i) => connect(ports[i % 2], undefined, {}));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuOf() - cpu0;
+  await sleep(1000);
+  const after = pids.reduce((sum, pid) => sum + memory(pid).rss, 0);
+  const result = { throughput: COUNT / seconds, unit: 'connects/s', p50: null, p99: null, max: null, delivered: clients.length / COUNT, cpuPerOp: cpu / COUNT, bytesPerConnection: (after - before) / COUNT, peakRss: peakRss() };
+  await inBatches(clients.length, 500, (i) => clients[i].close());
+  return result;
+}
+
+const workloads = { rpc, fanout, invoke, connections };
+workloads[workload]()
+  .then((result) => {
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  })
+  .catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });

@@ -1,0 +1,135 @@
+'use strict';
+// `npm run bench` (all cells) or `npm run bench -- --target raw --workload rpc` (one cell).
+// Starts a private redis-server, then for each workload runs every target in turn: its server
+// nodes in their own processes, the load generator in another, everything on loopback.
+const { spawn } = require('node:child_process');
+const { join } = require('node:path');
+const os = require('node:os');
+const { freePort, waitForPort, sleep } = require('./common');
+
+const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
+const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, connections: 2 };
+const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
+const CELL_TIMEOUT_MS = 90_000;
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+function startProcess(file, env) {
+  return spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), join(__dirname, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitForPort(port);
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+async function runCell(redisUrl, target, workload, index) {
+  const ports = await Promise.all(Array.from({ length: WORKLOADS[workload] }, freePort));
+  const keyPrefix = `bench${index}:`;
+  const servers = ports.map((port) => startProcess(SERVER[target], { PORT: String(port), REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix }));
+  try {
+    await Promise.all(ports.map((port) => waitForPort(port)));
+    await sleep(300);
+    const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid) });
+    const load = spawn(process.execPath, [join(__dirname, 'load.js'), spec], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    load.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => load.kill('SIGKILL'), CELL_TIMEOUT_MS);
+    const code = await new Promise((resolve) => load.once('exit', resolve));
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`load generator exited with ${code}`);
+    return JSON.parse(out.trim().split('\n').pop());
+  } finally {
+    await Promise.all(servers.map(stop));
+  }
+}
+
+const fmt = (value, digits = 0) => (value === null || value === undefined || Number.isNaN(value) ? '–' : Number(value).toFixed(digits));
+
+function table(results) {
+  const lines = [
+    '| workload | target | throughput | p50 ms | p99 ms | max ms | delivered | server CPU µs/op | peak RSS MB | bytes/conn |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    if (r.error) {
+      lines.push(`| ${r.workload} | ${r.target} | failed: ${r.error} | | | | | | | |`);
+      continue;
+    }
+    const delivered = `${fmt(r.delivered * 100, 1)}%${r.duplicates ? ` (${r.duplicates} dup)` : ''}`;
+    lines.push(
+      `| ${r.workload} | ${r.target} | ${fmt(r.throughput)} ${r.unit} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 2)} | ${delivered} | ${fmt(r.cpuPerOp, 1)} | ${fmt(r.peakRss / 2 ** 20)} | ${fmt(r.bytesPerConnection)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function verdicts(results) {
+  const get = (workload, target) => results.find((r) => r.workload === workload && r.target === target && !r.error);
+  const ratio = (a, b) => (a && b ? a / b : NaN);
+  const checks = [];
+  const add = (label, value, ok) => checks.push(`- ${label}: ${fmt(value, 2)} → ${Number.isNaN(value) ? 'not measured' : ok(value) ? 'met' : 'MISSED'}`);
+  const m = (w) => get(w, 'nestjs-mesh');
+  const s = (w) => get(w, 'socket.io');
+  const f = (w) => get(w, 'raw');
+  add('rpc CPU/cmd vs raw (≤ 1.15)', ratio(m('rpc')?.cpuPerOp, f('rpc')?.cpuPerOp), (v) => v <= 1.15);
+  add('rpc CPU/cmd vs socket.io (< 1)', ratio(m('rpc')?.cpuPerOp, s('rpc')?.cpuPerOp), (v) => v < 1);
+  add('fanout burst deliveries/s vs raw (≥ 0.9)', ratio(m('fanout')?.throughput, f('fanout')?.throughput), (v) => v >= 0.9);
+  add('fanout burst deliveries/s vs socket.io (≥ 1)', ratio(m('fanout')?.throughput, s('fanout')?.throughput), (v) => v >= 1);
+  add('fanout paced p99 vs socket.io (≤ 1)', ratio(m('fanout')?.p99, s('fanout')?.p99), (v) => v <= 1);
+  add('invoke throughput vs socket.io (≥ 2)', ratio(m('invoke')?.throughput, s('invoke')?.throughput), (v) => v >= 2);
+  add('invoke throughput vs raw (≥ 0.8)', ratio(m('invoke')?.throughput, f('invoke')?.throughput), (v) => v >= 0.8);
+  add('invoke p99 vs socket.io (< 1)', ratio(m('invoke')?.p99, s('invoke')?.p99), (v) => v < 1);
+  add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
+  const exact = m('fanout');
+  if (exact) checks.push(`- fanout exactly once: ${exact.delivered === 1 && !exact.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(exact.delivered * 100, 1)}%, ${exact.duplicates} duplicates)`);
+  return checks.join('\n');
+}
+
+async function main() {
+  const targets = arg('target') ? [arg('target')] : TARGETS;
+  const workloads = arg('workload') ? [arg('workload')] : Object.keys(WORKLOADS);
+  for (const t of targets) if (!SERVER[t]) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
+  for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (${Object.keys(WORKLOADS).join(', ')})`);
+  const redis = await startRedis();
+  const results = [];
+  const started = Date.now();
+  let index = 0;
+  try {
+    for (const workload of workloads) {
+      for (const target of targets) {
+        process.stderr.write(`running ${workload} on ${target}...\n`);
+        try {
+          results.push({ workload, target, ...(await runCell(redis.url, target, workload, index++)) });
+        } catch (error) {
+          results.push({ workload, target, error: error.message });
+        }
+      }
+    }
+  } finally {
+    redis.child.kill('SIGKILL');
+  }
+  const cpus = os.cpus();
+  console.log(`Machine: ${cpus.length} × ${cpus[0].model.trim()}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; run took ${fmt((Date.now() - started) / 1000)} s.\n`);
+  console.log(table(results));
+  if (workloads.length > 1 && targets.length > 1) console.log(`\nTargets (nestjs-mesh ÷ peer, this run):\n${verdicts(results)}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+'use strict';
+// Server-side loops shared by the targets: paced or burst fan-out, and the invoke driver.
+const { summarize } = require('../common');
+
+const wallMs = () => performance.timeOrigin + performance.now();
+
+/** Sends `count` ticks through `send(payload)`, every `intervalMs` (0: as fast as possible). */
+async function fanout(send, { count, intervalMs }) {
+  const started = wallMs();
+  for (let seq = 0; seq < count; seq++) {
+    if (intervalMs > 0) {
+      const due = started + seq * intervalMs;
+      const wait = due - wallMs();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    await send({ seq, ts: wallMs() });
+  }
+  return { sent: count };
+}
+
+/** Calls `call(target)` with `concurrency` workers for `durationMs`, round-robin over targets. */
+async function driveInvokes(call, { targets, concurrency, durationMs }) {
+  const latencies = [];
+  let ops = 0;
+  let errors = 0;
+  let next = 0;
+  const end = Date.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const target = targets[next++ % targets.length];
+        const started = performance.now();
+        try {
+          await call(target);
+          ops++;
+          latencies.push(performance.now() - started);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { ops, errors, ...summarize(latencies) };
+}
+
+module.exports = { fanout, driveInvokes, wallMs };

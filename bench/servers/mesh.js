@@ -1,0 +1,38 @@
+'use strict';
+// nestjs-mesh node for the benchmark: the compiled library (dist/) in a Nest app, programmatic API.
+require('reflect-metadata');
+const { Module, Logger } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { MeshModule, MeshServer, MeshClientService } = require('../../dist/lib');
+const { fanout, driveInvokes } = require('./drive');
+
+async function main() {
+  const port = Number(process.env.PORT);
+  Logger.overrideLogger(['error']);
+  class BenchModule {}
+  Module({
+    imports: [
+      MeshModule.forRoot({
+        redis: process.env.REDIS_URL,
+        keyPrefix: process.env.KEY_PREFIX,
+        resolveClientId: (conn, req) => new URL(req.url, 'http://x').searchParams.get('clientId') || conn.id,
+      }),
+    ],
+  })(BenchModule);
+  const app = await NestFactory.create(BenchModule, { logger: ['error'] });
+  const mesh = app.get(MeshServer);
+  const clients = app.get(MeshClientService);
+  mesh.registerCommand('echo', (ctx) => ctx.payload);
+  mesh.registerCommand('join', async (ctx) => mesh.addToRoom('bench', ctx.connection));
+  mesh.registerCommand('fanout', (ctx) => fanout((payload) => mesh.broadcastRoom('bench', 'tick', payload), ctx.payload));
+  mesh.registerCommand('invoke-drive', (ctx) =>
+    driveInvokes((target) => clients.invoke(target, 'notify', { n: 1 }, ctx.payload.timeoutMs), ctx.payload),
+  );
+  app.enableShutdownHooks();
+  await app.listen(port, '127.0.0.1');
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
