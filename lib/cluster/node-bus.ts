@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { MessageRouter } from '../delivery/message-router';
 import { encodeEnvelope, type NodeEnvelope } from '../delivery/node-envelope';
 import { MESH_STORE } from '../mesh.constants';
@@ -21,6 +20,7 @@ export class NodeBus {
   private readonly handlers = new Map<string, NodeRequestHandler>();
   private readonly broadcastHandlers = new Map<string, Set<NodeBroadcastHandler>>();
   private readonly pending = new PendingRequests();
+  private sequence = 0;
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
@@ -38,7 +38,8 @@ export class NodeBus {
 
   /** Sends a request to a node and waits for its reply, at most `timeoutMs`. */
   request<T = unknown>(nodeId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
-    const requestId = randomUUID();
+    // Unique per requesting node (replies come back to it only), cheaper than a UUID.
+    const requestId = (++this.sequence).toString(36);
     const body = JSON.stringify({ type, data, timeoutMs });
     const answer = this.pending.wait<T>(
       requestId,

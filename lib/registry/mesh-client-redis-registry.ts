@@ -59,6 +59,9 @@ redis.call('DEL', KEYS[1])
 return redis.call('HGETALL', KEYS[4])
 `;
 
+/** KEYS: clients, meta. ARGV: clientId. Owner fields and metadata in one round trip. */
+const GET_CLIENT = `return { redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) }`;
+
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 /** The Redis backend of the client registry (the default with a `redis` option). */
@@ -74,7 +77,7 @@ export class MeshClientRedisRegistry<TMeta = unknown> implements MeshClientRegis
     keyPrefix = 'mesh:',
   ) {
     this.base = `${keyPrefix}{registry}:`;
-    const scripts = { meshRegistryRegister: [REGISTER, 4], meshRegistryUnregister: [UNREGISTER, 3], meshRegistryUpdate: [UPDATE_METADATA, 2], meshRegistryCleanup: [CLEANUP_NODE, 4] } as const;
+    const scripts = { meshRegistryRegister: [REGISTER, 4], meshRegistryUnregister: [UNREGISTER, 3], meshRegistryUpdate: [UPDATE_METADATA, 2], meshRegistryCleanup: [CLEANUP_NODE, 4], meshRegistryGet: [GET_CLIENT, 2] } as const;
     for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) redis.defineCommand(name, { lua, numberOfKeys });
   }
 
@@ -124,8 +127,8 @@ export class MeshClientRedisRegistry<TMeta = unknown> implements MeshClientRegis
   }
 
   async getClient(clientId: string): Promise<RegisteredClient<TMeta> | null> {
-    const result = await this.redis.multi().hget(this.clientsKey, clientId).hget(this.metaKey, clientId).exec();
-    return this.entry(clientId, result?.[0]?.[1] as string | null, result?.[1]?.[1] as string | null);
+    const [owner, metadata] = (await this.script('meshRegistryGet')(this.clientsKey, this.metaKey, clientId)) as [string | null, string | null];
+    return this.entry(clientId, owner, metadata);
   }
 
   async listClients(): Promise<RegisteredClient<TMeta>[]> {
