@@ -44,15 +44,24 @@ export class MessageRouter {
     }
   }
 
-  private sendToAllLocal(frame: string, exclude: readonly string[]): number {
+  private sendToAllLocal(frame: string, exclude: readonly string[]): void {
     const skip = exclude.length ? new Set(exclude) : undefined;
     const wire = toWire(frame, this.local.size);
-    let sent = 0;
     for (const connection of this.local.values()) {
-      if (skip?.has(connection.id)) continue;
-      if (connection.sendRaw(wire)) sent++;
+      if (!skip?.has(connection.id)) connection.sendRaw(wire);
     }
-    return sent;
+  }
+
+  /** Owners of connections not on this node, grouped by node (connections with no owner are dropped). */
+  private async remoteOwners(connectionIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byNode = new Map<string, string[]>();
+    for (const [id, node] of await this.store.getConnectionNodes([...connectionIds])) {
+      if (node === this.store.nodeId) continue;
+      const list = byNode.get(node);
+      if (list) list.push(id);
+      else byNode.set(node, [id]);
+    }
+    return byNode;
   }
 
   /** Sends to the given connections; local ones directly, the others through their nodes. */
@@ -64,16 +73,7 @@ export class MessageRouter {
       if (connection) connection.sendRaw(wire);
       else remote.push(id);
     }
-    if (remote.length === 0) return;
-    const owners = await this.store.getConnectionNodes(remote);
-    const byNode = new Map<string, string[]>();
-    for (const [id, node] of owners) {
-      if (node === this.store.nodeId) continue;
-      const list = byNode.get(node);
-      if (list) list.push(id);
-      else byNode.set(node, [id]);
-    }
-    await this.publishByNode(byNode, frame);
+    if (remote.length) await this.publishByNode(await this.remoteOwners(remote), frame);
   }
 
   /** Sends to every connection of every node. */
@@ -106,8 +106,7 @@ export class MessageRouter {
       return !connection;
     });
     if (remote.length === 0) return;
-    const byNode = new Map<string, string[]>();
-    for (const [id, node] of await this.store.getConnectionNodes(remote)) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+    const byNode = await this.remoteOwners(remote);
     await Promise.all([...byNode].map(([node, ids]) => this.store.publishToNode(node, encodeEnvelope('x', this.store.nodeId, ids, String(code)))));
   }
 

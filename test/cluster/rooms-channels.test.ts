@@ -81,6 +81,13 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     expect([onA[0], onA[1], onB[0]].map((c) => count(c, 'dm'))).toEqual([0, 0, 0]);
   });
 
+  it('disconnect closes a connection on the other node with the given code', async () => {
+    const closed = new Promise<number>((resolve) => onB[1].socket.once('close', (code) => resolve(code)));
+    await a.mesh.disconnect(onB[1].connectionId!, 4100);
+    expect(await closed).toBe(4100);
+    expect(onB[0].socket.readyState).toBe(1);
+  });
+
   it('rooms and metadata written on one node are read on the other', async () => {
     const remote = onB[0].connectionId!;
     expect(await a.mesh.addToRoom('shared', remote)).toBe(true);
