@@ -138,11 +138,12 @@ export class MeshServer {
 
   /** Adds a connection (on any node) to a room. False if the connection is not connected. */
   addToRoom(room: string, connection: ConnectionRef): Promise<boolean> {
-    return this.store.addToRoom(roomName(room), connectionId(connection));
+    return this.rooms.join(roomName(room), connectionId(connection));
   }
 
+  /** Removes a connection (on any node) from a room. False if it was not a member. */
   removeFromRoom(room: string, connection: ConnectionRef): Promise<boolean> {
-    return this.store.removeFromRoom(roomName(room), connectionId(connection));
+    return this.rooms.leave(roomName(room), connectionId(connection));
   }
 
   isInRoom(room: string, connection: ConnectionRef): Promise<boolean> {
@@ -161,7 +162,7 @@ export class MeshServer {
 
   /** Removes every member from a room (its metadata stays). */
   clearRoom(room: string): Promise<void> {
-    return this.store.clearRoom(roomName(room));
+    return this.rooms.clear(roomName(room));
   }
 
   getRoomMetadata<T = any>(room: string): Promise<T | null> {

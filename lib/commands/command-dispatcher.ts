@@ -48,7 +48,7 @@ export class CommandDispatcher {
     set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName')));
     set(names.leaveRoom, async (c, p) => {
       const room = field(p, 'roomName');
-      if (typeof room === 'string' && room.length > 0) await this.store.removeFromRoom(room, c.id);
+      if (typeof room === 'string' && room.length > 0) await this.rooms.leave(room, c.id);
       return { success: true };
     });
     set(names.getRoomMetadata, async (c, p) => {

@@ -3,7 +3,8 @@ import { LocalConnections } from '../connection/local-connections';
 import { toWire } from '../connection/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
-import { decodeEnvelope, encodeEnvelope, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
+import { LocalRoomIndex } from '../rooms/local-room-index';
+import { decodeEnvelope, decodeRoomBody, encodeEnvelope, encodeRoomBody, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
 
 /**
  * Delivers encoded frames to connections wherever they are: directly to sockets on this node,
@@ -13,6 +14,7 @@ import { decodeEnvelope, encodeEnvelope, type EnvelopeKind, type NodeEnvelope } 
 export class MessageRouter {
   private readonly logger = new Logger('MeshDelivery');
   private readonly envelopeHandlers = new Map<EnvelopeKind, (envelope: NodeEnvelope) => void>();
+  private readonly localRooms = new LocalRoomIndex();
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
@@ -39,6 +41,15 @@ export class MessageRouter {
       if (origin !== this.store.nodeId) this.sendToAllLocal(body, ids);
     } else if (kind === 'x') {
       for (const id of ids) this.local.get(id)?.close(Number(body) || undefined);
+    } else if (kind === 'm') {
+      const decoded = decodeRoomBody(body);
+      if (decoded && origin !== this.store.nodeId) this.sendToLocalRoom(decoded.room, decoded.frame, ids);
+    } else if (kind === 'j') {
+      for (const id of ids) if (this.local.get(id)) this.localRooms.join(body, id);
+    } else if (kind === 'l') {
+      for (const id of ids) this.localRooms.leave(body, id);
+    } else if (kind === 'c') {
+      if (origin !== this.store.nodeId) this.localRooms.clear(body);
     } else {
       this.envelopeHandlers.get(kind)?.(envelope);
     }
@@ -82,20 +93,45 @@ export class MessageRouter {
     await this.store.publishToAll(encodeEnvelope('a', this.store.nodeId, exclude, frame));
   }
 
-  /** Sends to every member of a room, looked up in one store round trip. */
+  /**
+   * Sends to every member of a room: this node's members at once, and one publish that every
+   * other node answers by sending to its own members (no member lookup per message).
+   */
   async toRoom(room: string, frame: string, exclude: readonly string[] = []): Promise<void> {
-    const byNode = await this.store.getRoomMembersByNode(room);
-    if (exclude.length) {
-      const skip = new Set(exclude);
-      for (const [node, ids] of byNode) byNode.set(node, ids.filter((id) => !skip.has(id)));
+    this.sendToLocalRoom(room, frame, exclude);
+    await this.store.publishToAll(encodeEnvelope('m', this.store.nodeId, exclude, encodeRoomBody(room, frame)));
+  }
+
+  private sendToLocalRoom(room: string, frame: string, exclude: readonly string[]): void {
+    const members = this.localRooms.membersOf(room);
+    if (!members) return;
+    const skip = exclude.length ? new Set(exclude) : undefined;
+    const wire = toWire(frame, members.size);
+    for (const id of members) if (!skip?.has(id)) this.local.get(id)?.sendRaw(wire);
+  }
+
+  /**
+   * Keeps the owner node's room index in step with a membership change already written to the
+   * store. Published before the caller's next message, so a broadcast that follows finds it.
+   */
+  async membershipChanged(change: 'j' | 'l', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
+    if (ownerNodeId === this.store.nodeId) {
+      if (change === 'j') this.localRooms.join(room, connectionId);
+      else this.localRooms.leave(room, connectionId);
+      return;
     }
-    const localIds = byNode.get(this.store.nodeId);
-    if (localIds) {
-      const wire = toWire(frame, localIds.length);
-      for (const id of localIds) this.local.get(id)?.sendRaw(wire);
-      byNode.delete(this.store.nodeId);
-    }
-    await this.publishByNode(byNode, frame);
+    await this.store.publishToNode(ownerNodeId, encodeEnvelope(change, this.store.nodeId, [connectionId], room));
+  }
+
+  /** A room was emptied: every node forgets its local members of it. */
+  async roomCleared(room: string): Promise<void> {
+    this.localRooms.clear(room);
+    await this.store.publishToAll(encodeEnvelope('c', this.store.nodeId, [], room));
+  }
+
+  /** A local connection closed. */
+  connectionClosed(connectionId: string): void {
+    this.localRooms.removeConnection(connectionId);
   }
 
   /** Closes connections wherever they are. */

@@ -4,11 +4,25 @@
  * `<kind>\n<origin node>\n<comma-separated connection ids>\n<frame>`.
  * Kinds: `s` send to the listed ids; `a` send to every local connection except the listed ids;
  * `x` close the listed connections (the frame field holds the close code); `q`/`r` a node-to-node
- * request/reply (the id field holds the request id, the body is JSON); `b` a node broadcast.
+ * request/reply (the id field holds the request id, the body is JSON); `b` a node broadcast;
+ * `m` send to the local members of a room except the listed ids (body: see `encodeRoomBody`);
+ * `j`/`l` the listed connection joined/left the room in the body; `c` the room in the body was cleared.
  */
-export type EnvelopeKind = 's' | 'a' | 'x' | 'q' | 'r' | 'b';
+export type EnvelopeKind = 's' | 'a' | 'x' | 'q' | 'r' | 'b' | 'm' | 'j' | 'l' | 'c';
 
-const KINDS = new Set<string>(['s', 'a', 'x', 'q', 'r', 'b']);
+const KINDS = new Set<string>(['s', 'a', 'x', 'q', 'r', 'b', 'm', 'j', 'l', 'c']);
+
+/** A room name and a frame in one body: `<room length>:<room><frame>` (room names may hold any character). */
+export function encodeRoomBody(room: string, frame: string): string {
+  return `${room.length}:${room}${frame}`;
+}
+
+export function decodeRoomBody(body: string): { room: string; frame: string } | undefined {
+  const colon = body.indexOf(':');
+  const length = Number(body.slice(0, colon));
+  if (colon < 1 || !Number.isInteger(length) || length < 0) return undefined;
+  return { room: body.slice(colon + 1, colon + 1 + length), frame: body.slice(colon + 1 + length) };
+}
 
 export interface NodeEnvelope {
   kind: EnvelopeKind;

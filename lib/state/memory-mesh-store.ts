@@ -1,4 +1,4 @@
-import type { MeshStore, MeshStoreListener, MembersByNode, MetadataUpdater } from './mesh-store.interface';
+import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
 
 /**
  * State for a single process, used when no `redis` option is given (like Socket.IO's default
@@ -96,15 +96,15 @@ export class MemoryMeshStore implements MeshStore {
     return pairs;
   }
 
-  async addToRoom(room: string, connectionId: string): Promise<boolean> {
-    if (!this.connections.has(connectionId)) return false;
+  async addToRoom(room: string, connectionId: string): Promise<string | null> {
+    if (!this.connections.has(connectionId)) return null;
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
     members.add(connectionId);
     let rooms = this.connectionRooms.get(connectionId);
     if (!rooms) this.connectionRooms.set(connectionId, (rooms = new Set()));
     rooms.add(room);
-    return true;
+    return this.nodeId;
   }
 
   private leave(room: string, connectionId: string): boolean {
@@ -115,8 +115,8 @@ export class MemoryMeshStore implements MeshStore {
     return removed;
   }
 
-  async removeFromRoom(room: string, connectionId: string): Promise<boolean> {
-    return this.leave(room, connectionId);
+  async removeFromRoom(room: string, connectionId: string): Promise<string | null> {
+    return this.leave(room, connectionId) ? this.nodeId : null;
   }
 
   async isInRoom(room: string, connectionId: string): Promise<boolean> {
@@ -125,11 +125,6 @@ export class MemoryMeshStore implements MeshStore {
 
   async getRoomMembers(room: string): Promise<string[]> {
     return [...(this.rooms.get(room) ?? [])];
-  }
-
-  async getRoomMembersByNode(room: string): Promise<MembersByNode> {
-    const members = await this.getRoomMembers(room);
-    return members.length ? new Map([[this.nodeId, members]]) : new Map();
   }
 
   async getRooms(connectionId: string): Promise<string[]> {

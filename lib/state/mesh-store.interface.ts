@@ -11,9 +11,6 @@ export interface MeshStoreListener {
   onChannelMessage(channel: string, message: string): void;
 }
 
-/** Members of a room, grouped by the node that owns each connection. */
-export type MembersByNode = Map<string, string[]>;
-
 /** Result of a metadata update function: the new value, or `undefined` to leave it unchanged. */
 export type MetadataUpdater = (current: unknown) => unknown;
 
@@ -70,12 +67,12 @@ export interface MeshStore {
   /** Metadata of the given connections, or of all connections, as `[id, metadata]` pairs. */
   getAllMetadata(connectionIds?: string[]): Promise<Array<[string, unknown]>>;
 
-  /** Adds a registered connection to a room; false if the connection is not registered. */
-  addToRoom(room: string, connectionId: string): Promise<boolean>;
-  removeFromRoom(room: string, connectionId: string): Promise<boolean>;
+  /** Adds a registered connection to a room; resolves with its node, or null if it is not registered. */
+  addToRoom(room: string, connectionId: string): Promise<string | null>;
+  /** Removes a connection from a room; resolves with its node if it was a member (else null). */
+  removeFromRoom(room: string, connectionId: string): Promise<string | null>;
   isInRoom(room: string, connectionId: string): Promise<boolean>;
   getRoomMembers(room: string): Promise<string[]>;
-  getRoomMembersByNode(room: string): Promise<MembersByNode>;
   getRooms(connectionId: string): Promise<string[]>;
   /** Removes every member from a room (its metadata stays). */
   clearRoom(room: string): Promise<void>;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { MeshConfigurationError } from '../errors';
-import type { MeshStore, MeshStoreListener, MembersByNode, MetadataUpdater } from './mesh-store.interface';
+import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
 import * as scripts from './redis-scripts';
 
 type ScriptName = keyof typeof SCRIPT_NAMES;
@@ -12,7 +12,6 @@ const SCRIPT_NAMES = {
   meshAddToRoom: scripts.ADD_TO_ROOM,
   meshRemoveFromRoom: scripts.REMOVE_FROM_ROOM,
   meshClearRoom: scripts.CLEAR_ROOM,
-  meshRoomMembersWithNodes: scripts.ROOM_MEMBERS_WITH_NODES,
   meshMetadataOf: scripts.METADATA_OF,
   meshHeartbeat: scripts.HEARTBEAT,
   meshLead: scripts.LEAD,
@@ -240,12 +239,12 @@ export class RedisMeshStore implements MeshStore {
     return pairs;
   }
 
-  async addToRoom(room: string, connectionId: string): Promise<boolean> {
-    return (await this.run<number>('meshAddToRoom', room, connectionId)) === 1;
+  async addToRoom(room: string, connectionId: string): Promise<string | null> {
+    return (await this.run<string>('meshAddToRoom', room, connectionId)) || null;
   }
 
-  async removeFromRoom(room: string, connectionId: string): Promise<boolean> {
-    return (await this.run<number>('meshRemoveFromRoom', room, connectionId)) === 1;
+  async removeFromRoom(room: string, connectionId: string): Promise<string | null> {
+    return (await this.run<string>('meshRemoveFromRoom', room, connectionId)) || null;
   }
 
   async isInRoom(room: string, connectionId: string): Promise<boolean> {
@@ -254,17 +253,6 @@ export class RedisMeshStore implements MeshStore {
 
   getRoomMembers(room: string): Promise<string[]> {
     return this.redis.smembers(this.key(`room:${room}`));
-  }
-
-  async getRoomMembersByNode(room: string): Promise<MembersByNode> {
-    const flat = await this.run<string[]>('meshRoomMembersWithNodes', room);
-    const byNode: MembersByNode = new Map();
-    for (let i = 0; i < flat.length; i += 2) {
-      const list = byNode.get(flat[i + 1]);
-      if (list) list.push(flat[i]);
-      else byNode.set(flat[i + 1], [flat[i]]);
-    }
-    return byNode;
   }
 
   getRooms(connectionId: string): Promise<string[]> {

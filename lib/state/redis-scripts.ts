@@ -87,20 +87,22 @@ redis.call('HSET', p .. 'connection-meta', id, ARGV[4])
 return 1
 `;
 
-/** ARGV: prefix, room, connectionId. 0 if the connection is not registered. */
+/** ARGV: prefix, room, connectionId. Returns the connection's node, or '' if it is not registered. */
 export const ADD_TO_ROOM = `
 local p, room, id = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HEXISTS', p .. 'connections', id) == 0 then return 0 end
+local node = redis.call('HGET', p .. 'connections', id)
+if not node then return '' end
 redis.call('SADD', p .. 'room:' .. room, id)
 redis.call('SADD', p .. 'connection:' .. id .. ':rooms', room)
-return 1
+return node
 `;
 
-/** ARGV: prefix, room, connectionId. Returns 1 if the connection was a member. */
+/** ARGV: prefix, room, connectionId. Returns the connection's node if it was a member, else ''. */
 export const REMOVE_FROM_ROOM = `
 local p, room, id = ARGV[1], ARGV[2], ARGV[3]
 redis.call('SREM', p .. 'connection:' .. id .. ':rooms', room)
-return redis.call('SREM', p .. 'room:' .. room, id)
+if redis.call('SREM', p .. 'room:' .. room, id) == 0 then return '' end
+return redis.call('HGET', p .. 'connections', id) or ''
 `;
 
 /** ARGV: prefix, room. Empties a room. */
@@ -110,21 +112,6 @@ local roomKey = p .. 'room:' .. room
 for _, id in ipairs(redis.call('SMEMBERS', roomKey)) do redis.call('SREM', p .. 'connection:' .. id .. ':rooms', room) end
 redis.call('DEL', roomKey)
 return 1
-`;
-
-/** ARGV: prefix, room. Returns { id1, node1, id2, node2, ... } for members that have an owner. */
-export const ROOM_MEMBERS_WITH_NODES = `
-local p, room = ARGV[1], ARGV[2]
-local ids = redis.call('SMEMBERS', p .. 'room:' .. room)
-local out = {}
-for i = 1, #ids, 1000 do
-  local chunk = { unpack(ids, i, math.min(i + 999, #ids)) }
-  local nodes = redis.call('HMGET', p .. 'connections', unpack(chunk))
-  for j, id in ipairs(chunk) do
-    if nodes[j] then out[#out + 1] = id; out[#out + 1] = nodes[j] end
-  end
-end
-return out
 `;
 
 /**

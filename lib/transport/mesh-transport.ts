@@ -10,6 +10,7 @@ import { CommandDispatcher } from '../commands/command-dispatcher';
 import { Connection, MeshCloseCode } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
+import { MessageRouter } from '../delivery/message-router';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -76,6 +77,7 @@ export class MeshTransport {
     private readonly channels: ChannelManager,
     private readonly events: ConnectionEvents,
     private readonly invoker: ClientInvoker,
+    private readonly router: MessageRouter,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -239,6 +241,7 @@ export class MeshTransport {
   private async onClose(connection: Connection, registered: Promise<boolean>): Promise<void> {
     connection.markClosed();
     this.local.delete(connection);
+    this.router.connectionClosed(connection.id);
     await this.channels.removeConnection(connection);
     if (!(await registered)) return;
     try {

@@ -67,6 +67,23 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     expect([a1, b1, b2].map((c) => count(c, 'ping-room'))).toEqual([1, 0, 1]);
   });
 
+  it('leaving and clearing a room, from either node, stop deliveries on both', async () => {
+    const [a1] = onA;
+    const [b1, b2] = onB;
+    for (const member of [a1, b1, b2]) await a.mesh.addToRoom('churn', member.connectionId!);
+    expect(await a.mesh.removeFromRoom('churn', b1.connectionId!)).toBe(true);
+    expect(await b.mesh.removeFromRoom('churn', a1.connectionId!)).toBe(true);
+    await b.mesh.broadcastRoom('churn', 'after-leave');
+    await b2.waitFor((f) => f.command === 'after-leave');
+    await b.mesh.clearRoom('churn');
+    await a.mesh.broadcastRoom('churn', 'after-clear');
+    await a.mesh.broadcast('marker');
+    await Promise.all(all().map((c) => c.waitFor((f) => f.command === 'marker')));
+    expect([a1, b1, b2].map((c) => count(c, 'after-leave'))).toEqual([0, 0, 1]);
+    expect(all().map((c) => count(c, 'after-clear'))).toEqual([0, 0, 0, 0]);
+    expect(await a.mesh.getRoomMembers('churn')).toEqual([]);
+  });
+
   it('broadcast reaches every connection of both nodes exactly once', async () => {
     await b.mesh.broadcast('everyone', 'hello');
     await Promise.all(all().map((c) => c.waitFor((f) => f.command === 'everyone')));

@@ -78,18 +78,17 @@ describe.each([
     expect(await store.getAllMetadata([])).toEqual([]);
   });
 
-  it('rooms: membership needs a registered connection; members by node; clear keeps room metadata', async () => {
+  it('rooms: membership needs a registered connection and reports its node; clear keeps room metadata', async () => {
     await store.addConnection('c1');
     await store.addConnection('c2');
-    expect(await store.addToRoom('r', 'ghost')).toBe(false);
-    expect(await store.addToRoom('r', 'c1')).toBe(true);
-    expect(await store.addToRoom('r', 'c2')).toBe(true);
+    expect(await store.addToRoom('r', 'ghost')).toBeNull();
+    expect(await store.addToRoom('r', 'c1')).toBe(store.nodeId);
+    expect(await store.addToRoom('r', 'c2')).toBe(store.nodeId);
     expect(await store.isInRoom('r', 'c1')).toBe(true);
     expect((await store.getRoomMembers('r')).sort()).toEqual(['c1', 'c2']);
-    expect([...(await store.getRoomMembersByNode('r'))].map(([node, ids]) => [node, ids.sort()])).toEqual([[store.nodeId, ['c1', 'c2']]]);
     expect(await store.getRooms('c1')).toEqual(['r']);
-    expect(await store.removeFromRoom('r', 'c1')).toBe(true);
-    expect(await store.removeFromRoom('r', 'c1')).toBe(false);
+    expect(await store.removeFromRoom('r', 'c1')).toBe(store.nodeId);
+    expect(await store.removeFromRoom('r', 'c1')).toBeNull();
     await store.setRoomMetadata('r', { topic: 't' });
     await store.clearRoom('r');
     expect(await store.getRoomMembers('r')).toEqual([]);
@@ -150,11 +149,9 @@ describe('RedisMeshStore: two nodes on one prefix', () => {
       await one.store.addConnection('x', {});
       await two.store.addConnection('y');
       expect(await two.store.getConnectionNodes(['x', 'y'])).toEqual(new Map([['x', one.store.nodeId], ['y', two.store.nodeId]]));
-      await two.store.addToRoom('r', 'x');
-      await one.store.addToRoom('r', 'y');
-      const byNode = await one.store.getRoomMembersByNode('r');
-      expect(byNode.get(one.store.nodeId)).toEqual(['x']);
-      expect(byNode.get(two.store.nodeId)).toEqual(['y']);
+      expect(await two.store.addToRoom('r', 'x')).toBe(one.store.nodeId);
+      expect(await one.store.addToRoom('r', 'y')).toBe(two.store.nodeId);
+      expect((await one.store.getRoomMembers('r')).sort()).toEqual(['x', 'y']);
       await one.store.publishToNode(two.store.nodeId, 'hello two');
       await waitFor(() => two.received.node.includes('hello two'), 3000, 'node message');
       expect(one.received.node).not.toContain('hello two');
