@@ -36,6 +36,7 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
   positiveInteger('nodeTtl', resolved.nodeTtl);
   positiveInteger('invokeTimeout', resolved.invokeTimeout);
+  positiveInteger('clientRouteCacheSize', resolved.clientRouteCacheSize, true);
   for (const name of ['resolveClientId', 'clientInvokeFn'] as const) {
     if (resolved[name] !== undefined && typeof resolved[name] !== 'function') throw new MeshConfigurationError(`MeshModule option "${name}" must be a function`);
   }

@@ -44,8 +44,12 @@ async function main() {
     }
   });
 
+  // Owner lookups are remembered, as nestjs-mesh remembers routes: the floor must not pay a cost the
+  // framework avoids. (No invalidation: in this workload clients never move.)
+  const owners = new Map();
   const invoke = async (clientId, timeoutMs) => {
-    const owner = await redis.hget(`${prefix}raw:clients`, clientId);
+    let owner = owners.get(clientId);
+    if (owner === undefined) owners.set(clientId, (owner = await redis.hget(`${prefix}raw:clients`, clientId)));
     const rid = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -16,6 +16,18 @@ export class ClientDisconnectedError extends Error {
   }
 }
 
+/**
+ * Internal: the node a cached route pointed at has no socket for the client (it moved or left).
+ * The caller reads the registry again instead of failing; never surfaces from `invoke`.
+ */
+export class ClientNotOnNodeError extends Error {
+  readonly code = 'ECLIENTNOTONNODE';
+  constructor(readonly clientId: string) {
+    super(`Client ${clientId} is not connected to this node`);
+    this.name = 'ClientNotOnNodeError';
+  }
+}
+
 /** The client's handler failed; `code` and the message are the client's own. */
 export class ClientInvocationError extends Error {
   constructor(
@@ -86,6 +98,8 @@ export function deserializeError(error: SerializedError): Error {
       return new ClientNotFoundError(error.clientId ?? '');
     case 'ClientDisconnectedError':
       return new ClientDisconnectedError(error.clientId ?? '');
+    case 'ClientNotOnNodeError':
+      return new ClientNotOnNodeError(error.clientId ?? '');
     case 'ClientInvocationError':
       return new ClientInvocationError(error.message, error.code, error.clientErrorName, error.details);
     case 'MeshRequestTimeoutError':

@@ -10,7 +10,7 @@ import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry
 import type { RegisteredClient } from '../registry/registered-client';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { ClientInvoker } from './client-invoker';
-import { ClientDisconnectedError, ClientNotFoundError, MeshNodeUnreachableError } from './cluster-errors';
+import { ClientDisconnectedError, ClientNotFoundError, ClientNotOnNodeError, MeshNodeUnreachableError, MeshRequestTimeoutError } from './cluster-errors';
 import { NodeBus } from './node-bus';
 import { NodeMembership } from './node-membership';
 
@@ -27,6 +27,12 @@ export type ClientDisconnectedListener = (clientId: string, connection: Connecti
 export type NodeClientsOrphanedListener<TMeta> = (nodeId: string, clients: RegisteredClient<TMeta>[]) => void | Promise<void>;
 
 const INVOKE = 'mesh:invoke';
+
+/** The node a route named has no socket for the client, or is gone. */
+const isWrongRoute = (error: unknown): boolean => error instanceof ClientNotOnNodeError || error instanceof MeshNodeUnreachableError;
+
+/** What a remote client would receive: the data after a JSON round trip. */
+const jsonCopy = (data: unknown): unknown => JSON.parse(JSON.stringify(data ?? null));
 const KICK = 'mesh:kick';
 const UPDATE_METADATA = 'mesh:update-client-metadata';
 
@@ -39,6 +45,8 @@ const UPDATE_METADATA = 'mesh:update-client-metadata';
 export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, unknown> = Record<string, any>> {
   private readonly logger = new Logger('MeshClients');
   private readonly byClientId = new Map<string, Connection>();
+  /** Remote clients' last known nodes (a hint; see `invoke`), oldest first. */
+  private readonly routes = new Map<string, string>();
   private readonly connectedListeners: ClientConnectedListener[] = [];
   private readonly disconnectedListeners: ClientDisconnectedListener[] = [];
   private readonly orphanedListeners: NodeClientsOrphanedListener<TMeta>[] = [];
@@ -54,7 +62,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
   ) {
     events.onConnect((connection) => this.attach(connection));
     events.onDisconnect((connection) => this.detach(connection));
-    bus.registerHandler(INVOKE, (d: { clientId: string; type: string; data: unknown }, _from, timeoutMs) => this.invokeLocal(d.clientId, d.type, d.data, timeoutMs));
+    bus.registerHandler(INVOKE, (d: { clientId: string; type: string; data: unknown }, _from, timeoutMs) => this.invokeForPeer(d.clientId, d.type, d.data, timeoutMs));
     bus.registerHandler(KICK, (d: { clientId: string; epoch: number }) => this.kick(d.clientId, d.epoch));
     bus.registerHandler(UPDATE_METADATA, (d: { clientId: string; metadata: TMeta | null }) => this.registry.updateMetadata(d.clientId, d.metadata));
     membership.onDeadNode(({ nodeId }) => this.reportOrphans(nodeId));
@@ -98,26 +106,64 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
    * Errors (the same classes and fields for local and remote clients): `ClientNotFoundError`,
    * `ClientDisconnectedError`, `ClientInvocationError` (the client's handler failed; keeps its
    * code), `MeshRequestTimeoutError` (no answer within `timeoutMs`).
+   *
+   * A client connected to this node is called directly. For a remote client the registry names
+   * the owner node; that route is remembered (option `clientRouteCacheSize`) so that the next
+   * invoke goes straight to it. The owner checks that the client is still connected there before
+   * calling it; if it is not, the route is dropped and the registry read again, once, within the
+   * same deadline. A client's handler is never called twice for one invoke.
    */
   async invoke<T = unknown>(clientId: string, type: string, data?: unknown, timeoutMs: number = this.options.invokeTimeout): Promise<T> {
     if (typeof clientId !== 'string' || clientId === '') throw new TypeError('invoke: clientId must be a non-empty string');
     if (typeof type !== 'string' || type === '') throw new TypeError('invoke: type must be a non-empty string');
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('invoke: timeoutMs must be a positive number');
+    const deadline = Date.now() + timeoutMs;
+    if (this.byClientId.get(clientId)?.isOpen) return (await this.invokeLocal(clientId, type, jsonCopy(data), timeoutMs)) as T;
+    const cached = this.routes.get(clientId);
+    if (cached !== undefined) {
+      try {
+        return await this.bus.request<T>(cached, INVOKE, { clientId, type, data }, timeoutMs);
+      } catch (error) {
+        if (!isWrongRoute(error)) throw error;
+        this.routes.delete(clientId);
+      }
+    }
     const client = await this.backend.getClient(clientId);
     if (!client) throw new ClientNotFoundError(clientId);
-    if (client.nodeId === this.store.nodeId) return (await this.invokeLocal(clientId, type, JSON.parse(JSON.stringify(data ?? null)), timeoutMs)) as T;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new MeshRequestTimeoutError(`Invoke "${type}" of client ${clientId} found no live route within ${timeoutMs} ms`);
+    if (client.nodeId === this.store.nodeId) return (await this.invokeLocal(clientId, type, jsonCopy(data), remaining)) as T;
+    // The node that just said "not here" is still the registered owner: the client is gone.
+    if (client.nodeId === cached) throw new ClientDisconnectedError(clientId);
+    this.remember(clientId, client.nodeId);
     try {
-      return await this.bus.request<T>(client.nodeId, INVOKE, { clientId, type, data }, timeoutMs);
+      return await this.bus.request<T>(client.nodeId, INVOKE, { clientId, type, data }, remaining);
     } catch (error) {
-      if (error instanceof MeshNodeUnreachableError) throw new ClientDisconnectedError(clientId);
-      throw error;
+      if (!isWrongRoute(error)) throw error;
+      this.routes.delete(clientId);
+      throw new ClientDisconnectedError(clientId);
     }
+  }
+
+  private remember(clientId: string, nodeId: string): void {
+    const capacity = this.options.clientRouteCacheSize;
+    if (capacity === 0) return;
+    if (!this.routes.has(clientId) && this.routes.size >= capacity) this.routes.delete(this.routes.keys().next().value as string);
+    this.routes.set(clientId, nodeId);
   }
 
   private async invokeLocal(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
     if (this.options.clientInvokeFn) return this.options.clientInvokeFn(clientId, type, data, timeoutMs);
     const connection = this.byClientId.get(clientId);
     if (!connection || !connection.isOpen) throw new ClientDisconnectedError(clientId);
+    return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
+  }
+
+  /** An invoke sent here by another node: "not here" is its own answer, so the caller can re-route. */
+  private invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.options.clientInvokeFn) return this.options.clientInvokeFn(clientId, type, data, timeoutMs);
+    const connection = this.byClientId.get(clientId);
+    if (!connection || !connection.isOpen) throw new ClientNotOnNodeError(clientId);
     return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
   }
 
@@ -150,6 +196,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     const { supersededNodeId, epoch } = await this.registry.registerWithEpoch(clientId, null, connection.connectedAt);
     connection.clientId = clientId;
     connection.clientEpoch = epoch;
+    this.routes.delete(clientId);
     const older = this.byClientId.get(clientId);
     this.byClientId.set(clientId, connection);
     if (older && older !== connection) older.close(MeshCloseCode.SUPERSEDED, 'Connected again elsewhere');

@@ -97,6 +97,14 @@ export interface MeshModuleOptions {
   clientInvokeFn?: (clientId: string, type: string, data: unknown, timeoutMs: number) => Promise<unknown>;
   /** Default `MeshClientService.invoke` timeout in ms. @default 10000 */
   invokeTimeout?: number;
+  /**
+   * How many client → node routes `MeshClientService.invoke` remembers, so that repeated invokes
+   * of a remote client skip the registry read. A route is only a hint: the node it names checks
+   * that the client is still connected there, and if it is not (the client moved, or that node
+   * is gone) the caller reads the registry and tries once more. 0 reads the registry every time.
+   * @default 10000
+   */
+  clientRouteCacheSize?: number;
   /** Connect-time authentication; see {@link AuthenticateConnection}. */
   authenticateConnection?: AuthenticateConnection;
   /**
@@ -138,6 +146,7 @@ export interface ResolvedMeshOptions
       | 'nodeHeartbeatInterval'
       | 'nodeTtl'
       | 'invokeTimeout'
+      | 'clientRouteCacheSize'
     >
   > {
   port?: number;
@@ -166,4 +175,5 @@ export const MESH_OPTION_DEFAULTS = {
   nodeHeartbeatInterval: 2_000,
   nodeTtl: 10_000,
   invokeTimeout: 10_000,
+  clientRouteCacheSize: 10_000,
 } as const;

@@ -301,3 +301,140 @@ describe('custom delivery', () => {
     }
   });
 });
+
+/** The Redis registry, counting its client lookups (what a remembered route saves). */
+class CountingRegistry extends MeshClientRedisRegistry<unknown> {
+  reads = 0;
+  override getClient(clientId: string): Promise<RegisteredClient<unknown> | null> {
+    this.reads++;
+    return super.getClient(clientId);
+  }
+}
+
+describe('invoke routes (remembered owner nodes)', () => {
+  let keyPrefix: string;
+  const apps: TestApp[] = [];
+  const registries: CountingRegistry[] = [];
+  const clients: MeshClient[] = [];
+
+  async function node(extra: Record<string, unknown> = {}): Promise<{ app: TestApp; registry: CountingRegistry }> {
+    const registry = new CountingRegistry(new Redis(redisUrl()), keyPrefix);
+    registries.push(registry);
+    const app = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, registryBackend: registry, ...FAST, ...extra } });
+    apps.push(app);
+    return { app, registry };
+  }
+
+  async function connect(app: TestApp, clientId: string, handlers: Record<string, (data: unknown) => unknown> = {}): Promise<MeshClient> {
+    const c = new MeshClient(`${app.url}?clientId=${clientId}`, { shouldReconnect: false });
+    clients.push(c);
+    c.handle('notify', async (data) => ({ received: data, at: app.mesh.nodeId }));
+    for (const [type, fn] of Object.entries(handlers)) c.handle(type, async (data) => fn(data));
+    await c.connect();
+    return c;
+  }
+
+  const service = (app: TestApp) => app.app.get(MeshClientService);
+  const ownerIs = (from: TestApp, clientId: string, owner: TestApp | null) =>
+    waitFor(async () => ((await service(from).getClient(clientId))?.nodeId ?? null) === (owner ? owner.mesh.nodeId : null), 3000, `${clientId} registered on ${owner?.mesh.nodeId ?? 'no node'}`);
+
+  beforeEach(() => {
+    keyPrefix = uniquePrefix();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(apps.splice(0).map((t) => t.close().catch(() => undefined)));
+    for (const r of registries.splice(0)) (r as unknown as { redis: Redis }).redis.disconnect();
+  });
+
+  it('repeated invokes of a remote client read the registry once; local clients never', async () => {
+    const a = await node();
+    const b = await node();
+    await connect(b.app, 'bob');
+    for (let i = 0; i < 5; i++) expect(await service(a.app).invoke('bob', 'notify', i)).toEqual({ received: i, at: b.app.mesh.nodeId });
+    expect(a.registry.reads).toBe(1);
+    const readsOnB = b.registry.reads;
+    expect(await service(b.app).invoke('bob', 'notify', 'local')).toEqual({ received: 'local', at: b.app.mesh.nodeId });
+    expect(b.registry.reads).toBe(readsOnB);
+  });
+
+  it('a client that moved to a third node is found again through the registry, within one invoke', async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    const first = await connect(b.app, 'hopper');
+    expect(await service(a.app).invoke('hopper', 'notify', 1)).toMatchObject({ at: b.app.mesh.nodeId });
+    await first.close();
+    await ownerIs(a.app, 'hopper', null);
+    await connect(c.app, 'hopper');
+    await ownerIs(a.app, 'hopper', c.app);
+    const before = a.registry.reads;
+    expect(await service(a.app).invoke('hopper', 'notify', 2)).toMatchObject({ received: 2, at: c.app.mesh.nodeId });
+    expect(a.registry.reads).toBe(before + 1);
+    // The new route is remembered: no further reads.
+    expect(await service(a.app).invoke('hopper', 'notify', 3)).toMatchObject({ at: c.app.mesh.nodeId });
+    expect(a.registry.reads).toBe(before + 1);
+  });
+
+  it('a route to a node that is gone is dropped; the client is reached where it reconnected', async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    await connect(b.app, 'survivor');
+    expect(await service(a.app).invoke('survivor', 'notify', 1)).toMatchObject({ at: b.app.mesh.nodeId });
+    await b.app.close();
+    await connect(c.app, 'survivor');
+    await ownerIs(a.app, 'survivor', c.app);
+    expect(await service(a.app).invoke('survivor', 'notify', 2)).toMatchObject({ received: 2, at: c.app.mesh.nodeId });
+  });
+
+  it('a client that left for good is ClientNotFoundError, as without a remembered route', async () => {
+    const a = await node();
+    const b = await node();
+    const gone = await connect(b.app, 'leaver');
+    await service(a.app).invoke('leaver', 'notify', 1);
+    await gone.close();
+    await ownerIs(a.app, 'leaver', null);
+    await expect(service(a.app).invoke('leaver', 'notify', 2)).rejects.toBeInstanceOf(ClientNotFoundError);
+  });
+
+  it('a client whose socket closes during the call fails it once: its handler is not called again on its new node', async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    const calls: string[] = [];
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+    await connect(b.app, 'dropper', {
+      work: () => {
+        calls.push('b');
+        started();
+        return new Promise(() => undefined); // never answers: the socket is superseded first
+      },
+    });
+    expect(await service(a.app).invoke('dropper', 'notify', 0)).toMatchObject({ at: b.app.mesh.nodeId });
+    const pending = service(a.app).invoke('dropper', 'work', {}, 3000).catch((error) => error);
+    await handlerStarted;
+    await connect(c.app, 'dropper', { work: () => void calls.push('c') });
+    const error = await pending;
+    expect(error).toBeInstanceOf(ClientDisconnectedError);
+    expect(calls).toEqual(['b']);
+  });
+
+  it('clientRouteCacheSize bounds the remembered routes; 0 reads the registry every time', async () => {
+    const small = await node({ clientRouteCacheSize: 1 });
+    const none = await node({ clientRouteCacheSize: 0 });
+    const b = await node();
+    await connect(b.app, 'x');
+    await connect(b.app, 'y');
+    for (const id of ['x', 'y', 'x', 'x']) await service(small.app).invoke(id, 'notify', id);
+    expect(small.registry.reads).toBe(3);
+    for (const id of ['x', 'x', 'x']) await service(none.app).invoke(id, 'notify', id);
+    expect(none.registry.reads).toBe(3);
+  });
+
+  it('rejects a negative clientRouteCacheSize at start-up', async () => {
+    await expect(startApp({ mesh: { keyPrefix, clientRouteCacheSize: -1 } })).rejects.toThrow('"clientRouteCacheSize" must be a non-negative integer');
+  });
+});
