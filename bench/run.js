@@ -17,8 +17,11 @@ function arg(name) {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
+// BENCH_PROF=<dir>: every server node and the load generator write a V8 CPU profile there.
+const profFlags = () => (process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []);
+
 function startProcess(file, env) {
-  return spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), join(__dirname, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  return spawn(process.execPath, [...profFlags(), join(__dirname, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 async function stop(child) {
@@ -45,7 +48,7 @@ async function runCell(redisUrl, target, workload, index) {
     await Promise.all(ports.map((port) => waitForPort(port)));
     await sleep(300);
     const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid) });
-    const load = spawn(process.execPath, [join(__dirname, 'load.js'), spec], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const load = spawn(process.execPath, [...profFlags(), join(__dirname, 'load.js'), spec], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     load.stdout.on('data', (d) => (out += d));
     const timer = setTimeout(() => load.kill('SIGKILL'), CELL_TIMEOUT_MS);
