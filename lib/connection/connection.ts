@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame } from '../protocol';
-import type { PreparedFrame } from './prepared-frame';
+import { frameText, type PreparedFrame } from './prepared-frame';
 
 /** Close codes this library uses (see `CloseCode` in the protocol). */
 export const MeshCloseCode = CloseCode;
@@ -60,14 +60,11 @@ export class Connection {
       this.close(MeshCloseCode.SLOW_CONSUMER, 'Slow consumer');
       return false;
     }
-    if (typeof frame === 'string') {
-      this.socket.send(frame);
-      return true;
-    }
-    // ws's sender writes a prepared frame as is when it is idle (no compression, no queued blob).
+    // ws's sender writes a complete frame as is when it is idle (nothing queued behind a
+    // compression or a blob); otherwise the text goes through ws.send and waits its turn.
     const sender = (this.socket as unknown as { _sender?: { _state?: number; sendFrame?(list: Buffer[]): void } })._sender;
-    if (sender?.sendFrame && sender._state === 0) sender.sendFrame(frame.frame);
-    else this.socket.send(frame.bytes, { binary: false });
+    if (sender?.sendFrame && sender._state === 0) sender.sendFrame([typeof frame === 'string' ? frameText(frame) : frame.frame]);
+    else this.socket.send(typeof frame === 'string' ? frame : frame.text);
     return true;
   }
 

@@ -55,7 +55,7 @@ describe('MeshClient in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await t?.close();
-    await new Promise((resolve) => page?.close(resolve));
+    if (page) await new Promise((resolve) => page.close(resolve));
   });
 
   it('the browser bundle is the client and the protocol only: no ws, no Nest, no Node modules', () => {

@@ -117,6 +117,50 @@ describe('transport: frames the server cannot answer normally', () => {
   });
 });
 
+describe('transport: frame lengths (frames are built as one buffer per message)', () => {
+  let t: TestApp;
+  let a: RawClient;
+  let b: RawClient;
+
+  beforeAll(async () => {
+    t = await startApp({ mesh: { keyPrefix: uniquePrefix() } });
+    t.mesh.registerCommand('echo', (ctx) => ctx.payload);
+    t.mesh.registerCommand('shout', async (ctx) => {
+      await t.mesh.broadcast('shouted', ctx.payload);
+      return true;
+    });
+    a = await RawClient.connect(t.url);
+    b = await RawClient.connect(t.url);
+  });
+
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await t.close();
+  });
+
+  // Around every header-size boundary of RFC 6455 (125/126 bytes, 65535/65536 bytes), in
+  // one-byte and two-byte UTF-8 characters, so the byte length is not the string length.
+  const sizes = [...Array.from({ length: 60 }, (_, i) => 80 + i), ...Array.from({ length: 70 }, (_, i) => 65_480 + i), 200_000];
+
+  it('replies of every length around the header boundaries arrive intact', async () => {
+    for (const n of sizes) {
+      for (const text of ['x'.repeat(n), 'é'.repeat(Math.ceil(n / 2))]) {
+        expect(await a.command('echo', text)).toBe(text);
+      }
+    }
+  });
+
+  it('a broadcast framed once arrives intact at every recipient, small and large', async () => {
+    for (const text of ['short', 'é'.repeat(70), 'y'.repeat(65_530), 'ü'.repeat(40_000)]) {
+      const seenA = a.waitFor((f) => f.command === 'shouted' && f.payload === text, 3000, a.frames.length);
+      const seenB = b.waitFor((f) => f.command === 'shouted' && f.payload === text, 3000, b.frames.length);
+      expect(await a.command('shout', text)).toBe(true);
+      await Promise.all([seenA, seenB]);
+    }
+  });
+});
+
 describe('transport: connect-time authentication', () => {
   let t: TestApp;
 
