@@ -73,7 +73,7 @@ function table(results) {
       lines.push(`| ${r.workload} | ${r.target} | failed: ${r.error} | | | | | | | |`);
       continue;
     }
-    const delivered = `${fmt(r.delivered * 100, 1)}%${r.duplicates ? ` (${r.duplicates} dup)` : ''}`;
+    const delivered = `${fmt(r.delivered * 100, 1)}%${r.duplicates ? ` (${r.duplicates} dup)` : ''}${r.failedRounds ? ` (${r.failedRounds} round(s) failed)` : ''}`;
     lines.push(
       `| ${r.workload} | ${r.target} | ${fmt(r.throughput)} ${r.unit} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 2)} | ${delivered} | ${fmt(r.cpuPerOp, 1)} | ${fmt(r.peakRss / 2 ** 20)} | ${fmt(r.bytesPerConnection)} |`,
     );
@@ -85,7 +85,9 @@ function verdicts(results) {
   const get = (workload, target) => results.find((r) => r.workload === workload && r.target === target && !r.error);
   const ratio = (a, b) => (a && b ? a / b : NaN);
   const checks = [];
-  const add = (label, value, ok) => checks.push(`- ${label}: ${fmt(value, 2)} → ${Number.isNaN(value) ? 'not measured' : ok(value) ? 'met' : 'MISSED'}`);
+  const add = (label, value, ok) => {
+    if (!Number.isNaN(value)) checks.push(`- ${label}: ${fmt(value, 2)} → ${ok(value) ? 'met' : 'MISSED'}`);
+  };
   const m = (w) => get(w, 'nestjs-mesh');
   const s = (w) => get(w, 'socket.io');
   const f = (w) => get(w, 'raw');
@@ -103,33 +105,62 @@ function verdicts(results) {
   return checks.join('\n');
 }
 
+const median = (values) => {
+  const sorted = values.filter((v) => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** One row per cell from several rounds: the median of every measurement, the worst delivery. */
+function combine(rounds) {
+  const ok = rounds.filter((r) => !r.error);
+  if (ok.length === 0) return rounds[0];
+  const row = { ...ok[0] };
+  for (const key of ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'peakRss', 'bytesPerConnection']) row[key] = median(ok.map((r) => r[key]));
+  row.delivered = Math.min(...ok.map((r) => r.delivered));
+  row.duplicates = Math.max(...ok.map((r) => r.duplicates ?? 0));
+  row.failedRounds = rounds.length - ok.length;
+  return row;
+}
+
 async function main() {
   const targets = arg('target') ? [arg('target')] : TARGETS;
   const workloads = arg('workload') ? [arg('workload')] : Object.keys(WORKLOADS);
+  const rounds = Number(arg('rounds') ?? 1);
   for (const t of targets) if (!SERVER[t]) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
   for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (${Object.keys(WORKLOADS).join(', ')})`);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`--rounds must be an integer from 1 to 9, got ${arg('rounds')}`);
   const redis = await startRedis();
-  const results = [];
+  const cells = new Map();
   const started = Date.now();
   let index = 0;
   try {
-    for (const workload of workloads) {
-      for (const target of targets) {
-        process.stderr.write(`running ${workload} on ${target}...\n`);
-        try {
-          results.push({ workload, target, ...(await runCell(redis.url, target, workload, index++)) });
-        } catch (error) {
-          results.push({ workload, target, error: error.message });
+    for (let round = 1; round <= rounds; round++) {
+      for (const workload of workloads) {
+        for (const target of targets) {
+          process.stderr.write(`${rounds > 1 ? `round ${round}/${rounds}: ` : ''}running ${workload} on ${target}...\n`);
+          const key = `${workload}|${target}`;
+          if (!cells.has(key)) cells.set(key, []);
+          try {
+            cells.get(key).push({ workload, target, ...(await runCell(redis.url, target, workload, index++)) });
+          } catch (error) {
+            cells.get(key).push({ workload, target, error: error.message });
+          }
         }
       }
     }
   } finally {
     redis.child.kill('SIGKILL');
   }
+  const results = [...cells.values()].map(combine);
   const cpus = os.cpus();
-  console.log(`Machine: ${cpus.length} × ${cpus[0].model.trim()}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; run took ${fmt((Date.now() - started) / 1000)} s.\n`);
+  console.log(
+    `Machine: ${cpus.length} × ${cpus[0].model.trim()}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; ` +
+      `${rounds > 1 ? `${rounds} rounds, each cell the median of its rounds (delivered: the worst round); ` : ''}run took ${fmt((Date.now() - started) / 1000)} s.\n`,
+  );
   console.log(table(results));
-  if (workloads.length > 1 && targets.length > 1) console.log(`\nTargets (nestjs-mesh ÷ peer, this run):\n${verdicts(results)}`);
+  if (targets.length > 1) console.log(`\nTargets (nestjs-mesh ÷ peer, this run):\n${verdicts(results)}`);
 }
 
 main().catch((error) => {
