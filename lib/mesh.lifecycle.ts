@@ -46,6 +46,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
       await this.store.start({
         onNodeMessage: (message) => this.router.handleNodeMessage(message),
         onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
+        onResubscribed: () => void this.router.resyncRooms(),
       });
       await this.membership.start();
     } catch (error) {

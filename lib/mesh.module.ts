@@ -28,7 +28,7 @@ import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
 
 function createStore(options: ResolvedMeshOptions): MeshStore {
-  return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix }) : new MemoryMeshStore();
+  return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix, nodeTtl: options.nodeTtl }) : new MemoryMeshStore();
 }
 
 function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {

@@ -45,6 +45,8 @@ const UPDATE_METADATA = 'mesh:update-client-metadata';
 export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, unknown> = Record<string, any>> {
   private readonly logger = new Logger('MeshClients');
   private readonly byClientId = new Map<string, Connection>();
+  /** Registrations in flight, by client id (settled when done, whatever the outcome). */
+  private readonly registering = new Map<string, Promise<void>>();
   /** Remote clients' last known nodes (a hint; see `invoke`), oldest first. */
   private readonly routes = new Map<string, string>();
   private readonly connectedListeners: ClientConnectedListener[] = [];
@@ -152,18 +154,29 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     this.routes.set(clientId, nodeId);
   }
 
+  /** The open socket of a client on this node, after its registration in progress (if any) completed. */
+  private async localConnection(clientId: string): Promise<Connection | undefined> {
+    let connection = this.byClientId.get(clientId);
+    const registering = this.registering.get(clientId);
+    if ((!connection || !connection.isOpen) && registering) {
+      await registering;
+      connection = this.byClientId.get(clientId);
+    }
+    return connection?.isOpen ? connection : undefined;
+  }
+
   private async invokeLocal(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
     if (this.options.clientInvokeFn) return this.options.clientInvokeFn(clientId, type, data, timeoutMs);
-    const connection = this.byClientId.get(clientId);
-    if (!connection || !connection.isOpen) throw new ClientDisconnectedError(clientId);
+    const connection = await this.localConnection(clientId);
+    if (!connection) throw new ClientDisconnectedError(clientId);
     return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
   }
 
   /** An invoke sent here by another node: "not here" is its own answer, so the caller can re-route. */
-  private invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
+  private async invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
     if (this.options.clientInvokeFn) return this.options.clientInvokeFn(clientId, type, data, timeoutMs);
-    const connection = this.byClientId.get(clientId);
-    if (!connection || !connection.isOpen) throw new ClientNotOnNodeError(clientId);
+    const connection = await this.localConnection(clientId);
+    if (!connection) throw new ClientNotOnNodeError(clientId);
     return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
   }
 
@@ -193,7 +206,21 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
   private async attach(connection: Connection): Promise<void> {
     const clientId = this.options.resolveClientId ? await this.options.resolveClientId(connection, connection.request) : connection.id;
     if (typeof clientId !== 'string' || clientId === '') throw new Error(`resolveClientId returned ${JSON.stringify(clientId)}; expected a non-empty string`);
-    const { supersededNodeId, epoch } = await this.registry.registerWithEpoch(clientId, null, connection.connectedAt);
+    // Once the registry names this node, an invoke may arrive before the socket is in
+    // `byClientId`; it waits for this registration (see `localConnection`).
+    const registering = this.registry.registerWithEpoch(clientId, null, connection.connectedAt);
+    const settled = registering.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.registering.set(clientId, settled);
+    let registered: Awaited<typeof registering>;
+    try {
+      registered = await registering;
+    } finally {
+      if (this.registering.get(clientId) === settled) this.registering.delete(clientId);
+    }
+    const { supersededNodeId, epoch } = registered;
     connection.clientId = clientId;
     connection.clientEpoch = epoch;
     this.routes.delete(clientId);

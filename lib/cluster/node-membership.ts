@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MeshCloseCode } from '../connection/connection';
 import { LocalConnections } from '../connection/local-connections';
+import { MeshTransport } from '../transport/mesh-transport';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -33,6 +34,7 @@ export class NodeMembership {
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     @Inject(MESH_STORE) private readonly store: MeshStore,
     private readonly local: LocalConnections,
+    private readonly transport: MeshTransport,
   ) {}
 
   /** True while this node holds the leader role. */
@@ -78,10 +80,15 @@ export class NodeMembership {
   private async fence(): Promise<void> {
     const old = this.store.nodeId;
     const sockets = [...this.local.values()];
-    this.logger.warn(`Node ${old} is no longer listed by the cluster; closing its ${sockets.length} connection(s) and rejoining`);
-    for (const connection of sockets) connection.close(MeshCloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
-    await this.store.rejoin();
-    await this.store.heartbeat(this.options.nodeTtl);
+    this.logger.warn(`Node ${old} is no longer listed by the cluster (or its id was taken); closing its ${sockets.length} connection(s) and rejoining`);
+    const rejoined = (async () => {
+      for (const connection of sockets) connection.close(MeshCloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
+      await this.store.rejoin();
+      await this.store.heartbeat(this.options.nodeTtl);
+    })();
+    // Clients reconnect at once; their upgrades wait for the new id instead of taking the old one.
+    this.transport.holdUpgrades(rejoined);
+    await rejoined;
     this.logger.log(`Node ${old} rejoined as node ${this.store.nodeId}`);
   }
 

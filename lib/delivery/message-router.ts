@@ -129,6 +129,34 @@ export class MessageRouter {
     await this.store.publishToAll(encodeEnvelope('c', this.store.nodeId, [], room));
   }
 
+  private resyncing?: Promise<void>;
+  private resyncAgain = false;
+
+  /**
+   * Reads this node's room memberships again from the store. Called when the subscription
+   * connection came back after a drop: membership changes other nodes published meanwhile
+   * were lost. A call during a resync runs another one after it.
+   */
+  resyncRooms(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return this.resyncing;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        const ids = [...this.local.values()].map((connection) => connection.id);
+        try {
+          const { added, removed } = await this.localRooms.reconcile(ids, (list) => Promise.all(list.map((id) => this.store.getRooms(id))));
+          if (added || removed) this.logger.warn(`Room index resynchronised from the store: ${added} membership(s) added, ${removed} removed`);
+        } catch (error) {
+          this.logger.error(`Could not resynchronise the room index: ${(error as Error).message}`);
+        }
+      } while (this.resyncAgain);
+    })().finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+
   /** A local connection closed. */
   connectionClosed(connectionId: string): void {
     this.localRooms.removeConnection(connectionId);

@@ -2,13 +2,17 @@
  * Which of this node's own connections are in which room. Rooms live in the store (the source of
  * truth); this index lets a room broadcast be published once to every node, each node sending to
  * its own members, instead of looking the members up in Redis for every message. It is kept in
- * step by the membership changes this node makes and by the ones other nodes send it.
+ * step by the membership changes this node makes and by the ones other nodes send it, and read
+ * again from the store when those messages may have been lost (see `reconcile`).
  */
 export class LocalRoomIndex {
   private readonly members = new Map<string, Set<string>>();
   private readonly roomsOf = new Map<string, Set<string>>();
+  /** Changes made while a reconcile reads the store: newer than what it reads, so they win. */
+  private touched?: { pairs: Set<string>; rooms: Set<string>; connections: Set<string> };
 
   join(room: string, connectionId: string): void {
+    this.touched?.pairs.add(pair(room, connectionId));
     let members = this.members.get(room);
     if (!members) this.members.set(room, (members = new Set()));
     members.add(connectionId);
@@ -18,6 +22,7 @@ export class LocalRoomIndex {
   }
 
   leave(room: string, connectionId: string): void {
+    this.touched?.pairs.add(pair(room, connectionId));
     const members = this.members.get(room);
     members?.delete(connectionId);
     if (members?.size === 0) this.members.delete(room);
@@ -25,11 +30,13 @@ export class LocalRoomIndex {
   }
 
   clear(room: string): void {
+    this.touched?.rooms.add(room);
     for (const id of this.members.get(room) ?? []) this.roomsOf.get(id)?.delete(room);
     this.members.delete(room);
   }
 
   removeConnection(connectionId: string): void {
+    this.touched?.connections.add(connectionId);
     for (const room of this.roomsOf.get(connectionId) ?? []) {
       const members = this.members.get(room);
       members?.delete(connectionId);
@@ -41,4 +48,42 @@ export class LocalRoomIndex {
   membersOf(room: string): ReadonlySet<string> | undefined {
     return this.members.get(room);
   }
+
+  /**
+   * Brings the index in line with the store: `read(ids)` returns each connection's rooms as the
+   * store has them. A change made through this index while the read is in flight is newer than
+   * the read and is kept. Returns how many memberships were added and removed.
+   */
+  async reconcile(connectionIds: string[], read: (ids: string[]) => Promise<string[][]>): Promise<{ added: number; removed: number }> {
+    const touched = (this.touched = { pairs: new Set<string>(), rooms: new Set<string>(), connections: new Set<string>() });
+    let rooms: string[][];
+    try {
+      rooms = await read(connectionIds);
+    } finally {
+      this.touched = undefined;
+    }
+    let added = 0;
+    let removed = 0;
+    const fresh = (room: string, id: string) => !touched.pairs.has(pair(room, id)) && !touched.rooms.has(room);
+    connectionIds.forEach((id, i) => {
+      if (touched.connections.has(id)) return;
+      const stored = new Set(rooms[i]);
+      const indexed = [...(this.roomsOf.get(id) ?? [])];
+      for (const room of stored) {
+        if (!this.roomsOf.get(id)?.has(room) && fresh(room, id)) {
+          this.join(room, id);
+          added++;
+        }
+      }
+      for (const room of indexed) {
+        if (!stored.has(room) && fresh(room, id)) {
+          this.leave(room, id);
+          removed++;
+        }
+      }
+    });
+    return { added, removed };
+  }
 }
+
+const pair = (room: string, connectionId: string) => `${connectionId}\n${room}`;

@@ -9,6 +9,12 @@ export interface MeshStoreListener {
   onNodeMessage(message: string): void;
   /** A message published on a user channel that this node subscribed with `subscribeChannel`. */
   onChannelMessage(channel: string, message: string): void;
+  /**
+   * The subscription connection came back after a drop and listens again. Messages published
+   * while it was down were lost (pub/sub is at most once): state kept in step by them must be
+   * read again from the store.
+   */
+  onResubscribed?(): void;
 }
 
 /** Result of a metadata update function: the new value, or `undefined` to leave it unchanged. */

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { MeshConfigurationError } from '../errors';
 import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
 import * as scripts from './redis-scripts';
@@ -13,6 +14,8 @@ const SCRIPT_NAMES = {
   meshRemoveFromRoom: scripts.REMOVE_FROM_ROOM,
   meshClearRoom: scripts.CLEAR_ROOM,
   meshMetadataOf: scripts.METADATA_OF,
+  meshJoin: scripts.JOIN,
+  meshList: scripts.LIST,
   meshHeartbeat: scripts.HEARTBEAT,
   meshLead: scripts.LEAD,
   meshResign: scripts.RESIGN,
@@ -26,7 +29,11 @@ export interface RedisMeshStoreOptions {
   /** A URL, ioredis options, or a client this store borrows (duplicated for subscriptions, never closed). */
   redis: string | RedisOptions | Redis;
   keyPrefix: string;
+  /** How long a node's heartbeat stays valid, in ms (the first one is written when it joins). @default 10000 */
+  nodeTtl?: number;
 }
+
+const DEFAULT_NODE_TTL = 10_000;
 
 function encodeMetadata(value: unknown): string {
   return value === undefined ? '' : JSON.stringify(value);
@@ -46,8 +53,9 @@ function describe(redis: RedisMeshStoreOptions['redis']): string {
  * State shared by every node through one Redis. Layout (prefix `p`, default `mesh:`):
  * `p connections` hash id -> node; `p node:<n>:connections` set; `p connection-meta` hash id -> JSON;
  * `p room:<room>` set; `p connection:<id>:rooms` set; `p room-meta` hash room -> JSON; `p history:<channel>` list, newest first;
- * `p node-seq` counter for node ids (never reused); `p nodes` set of listed nodes; `p node:<n>:alive`
- * heartbeat (expires after the node TTL); `p leader` the leader's id (expires unless renewed).
+ * `p node-seq` counter for node ids (never reused while Redis keeps its data); `p nodes` set of listed
+ * nodes; `p node:<n>:instance` the token of the process holding id n; `p node:<n>:alive` heartbeat
+ * (expires after the node TTL); `p leader` the leader's id (expires unless renewed).
  * Pub/sub: `p node:<n>` per node, `p broadcast` for all.
  */
 export class RedisMeshStore implements MeshStore {
@@ -58,6 +66,8 @@ export class RedisMeshStore implements MeshStore {
   private readonly subscriber: Redis;
   private listener?: MeshStoreListener;
   private id = '';
+  /** Which process holds `id` (ids restart if Redis loses its data). */
+  private instance = '';
 
   constructor(private readonly options: RedisMeshStoreOptions) {
     this.prefix = options.keyPrefix;
@@ -118,24 +128,42 @@ export class RedisMeshStore implements MeshStore {
     this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
     await this.subscriber.subscribe(this.broadcastChannel);
     await this.join();
+    this.subscriber.on('ready', () => void this.resubscribed());
   }
 
-  /** Takes a new node id (never reused), lists it, and listens on its channel. */
+  /**
+   * After a reconnect ioredis subscribes again to every channel it had; a SUBSCRIBE queued behind
+   * those resolves once they are in effect, so what the listener reads next cannot miss a message.
+   */
+  private async resubscribed(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.broadcastChannel);
+    } catch (error) {
+      this.logger.warn(`Could not confirm the subscriptions after a reconnect: ${(error as Error).message}`);
+      return;
+    }
+    this.logger.warn('Redis subscription connection restored; messages published while it was down were lost');
+    this.listener?.onResubscribed?.();
+  }
+
+  /** Takes a new node id (never reused while Redis keeps its data), lists it, and listens on its channel. */
   private async join(): Promise<void> {
-    const id = String(await this.redis.incr(this.key('node-seq')));
+    this.instance = randomUUID();
+    const id = String(await this.run<number>('meshJoin', this.instance));
     await this.subscriber.subscribe(this.nodeChannelPrefix + id);
-    await this.redis.sadd(this.key('nodes'), id);
+    await this.run<number>('meshList', id, this.options.nodeTtl ?? DEFAULT_NODE_TTL);
     this.id = id;
   }
 
   async rejoin(): Promise<void> {
     const old = this.id;
     await this.join();
-    await this.subscriber.unsubscribe(this.nodeChannelPrefix + old);
+    // The id counter restarts when Redis loses its data, so the new id may be the old one.
+    if (old !== this.id) await this.subscriber.unsubscribe(this.nodeChannelPrefix + old);
   }
 
   async heartbeat(ttlMs: number): Promise<boolean> {
-    return (await this.run<number>('meshHeartbeat', this.id, ttlMs)) === 1;
+    return (await this.run<number>('meshHeartbeat', this.id, ttlMs, this.instance)) === 1;
   }
 
   async lead(ttlMs: number): Promise<boolean> {

@@ -34,14 +34,42 @@ end
 redis.call('DEL', setKey)
 redis.call('SREM', p .. 'nodes', node)
 redis.call('DEL', p .. 'node:' .. node .. ':alive')
+redis.call('DEL', p .. 'node:' .. node .. ':instance')
 if ARGV[3] == '1' then redis.call('SADD', p .. 'dead-nodes', node) end
 return ids
 `;
 
-/** ARGV: prefix, nodeId, ttl ms. 0 if the node is no longer listed (fenced), else 1. */
+/**
+ * ARGV: prefix, instance token. Takes the next node id and records which process holds it.
+ * The counter restarts if Redis loses its data, so an id alone could then name two processes;
+ * the token tells them apart (see HEARTBEAT).
+ */
+export const JOIN = `
+local p = ARGV[1]
+local node = redis.call('INCR', p .. 'node-seq')
+redis.call('SET', p .. 'node:' .. node .. ':instance', ARGV[2])
+return node
+`;
+
+/**
+ * ARGV: prefix, nodeId, ttl ms. Lists a node that has just joined, with its first heartbeat in the
+ * same step, so that a leader never sees it listed without one (and declares it dead).
+ */
+export const LIST = `
+local p, node = ARGV[1], ARGV[2]
+redis.call('SET', p .. 'node:' .. node .. ':alive', '1', 'PX', ARGV[3])
+redis.call('SADD', p .. 'nodes', node)
+return 1
+`;
+
+/**
+ * ARGV: prefix, nodeId, ttl ms, instance token. 0 if the node is no longer listed or its id now
+ * belongs to another process (it must fence), else 1.
+ */
 export const HEARTBEAT = `
 local p, node = ARGV[1], ARGV[2]
 if redis.call('SISMEMBER', p .. 'nodes', node) == 0 then return 0 end
+if redis.call('GET', p .. 'node:' .. node .. ':instance') ~= ARGV[4] then return 0 end
 redis.call('SET', p .. 'node:' .. node .. ':alive', '1', 'PX', ARGV[3])
 return 1
 `;

@@ -144,6 +144,23 @@ export class MeshTransport {
     return address && typeof address === 'object' ? address : undefined;
   }
 
+  private held?: Promise<void>;
+
+  /**
+   * New connections wait at the upgrade until `until` settles: the node is rejoining the cluster
+   * under a new id, and a connection registered meanwhile would be filed under the old one.
+   */
+  holdUpgrades(until: Promise<unknown>): void {
+    const held = until.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.held = held;
+    void held.then(() => {
+      if (this.held === held) this.held = undefined;
+    });
+  }
+
   private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => undefined);
     if (!this.accepting) return this.refuse(socket, { status: 503, message: 'Server is shutting down' });
@@ -158,6 +175,7 @@ export class MeshTransport {
         return this.refuse(socket, { status: 401, message: 'Unauthorized' });
       }
     }
+    if (this.held) await this.held;
     if (socket.destroyed || !this.accepting) return;
     this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, metadata || undefined));
   }

@@ -422,6 +422,27 @@ describe('invoke routes (remembered owner nodes)', () => {
     expect(calls).toEqual(['b']);
   });
 
+  it('an invoke that arrives while the client is registering (the registry already names its node) waits for it', async () => {
+    const a = await node();
+    // B's registry writes at once but answers 300 ms later: the window between "the registry
+    // names B" and "B knows the socket", made wide.
+    class SlowRegistry extends MeshClientRedisRegistry<unknown> {
+      override async register(...args: Parameters<MeshClientRedisRegistry<unknown>['register']>) {
+        const result = await super.register(...args);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return result;
+      }
+    }
+    const slow = new SlowRegistry(new Redis(redisUrl()), keyPrefix);
+    registries.push(slow as unknown as CountingRegistry);
+    const b = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, registryBackend: slow, ...FAST } });
+    apps.push(b);
+    const connecting = connect(b, 'late');
+    await ownerIs(a.app, 'late', b);
+    expect(await service(a.app).invoke('late', 'notify', 'early')).toEqual({ received: 'early', at: b.mesh.nodeId });
+    await connecting;
+  });
+
   it('clientRouteCacheSize bounds the remembered routes; 0 reads the registry every time', async () => {
     const small = await node({ clientRouteCacheSize: 1 });
     const none = await node({ clientRouteCacheSize: 0 });

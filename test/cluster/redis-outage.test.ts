@@ -1,0 +1,145 @@
+import { Redis } from 'ioredis';
+import { MeshClient } from '../../client';
+import { MeshClientService } from '../../lib';
+import { RedisServer } from '../support/redis-server';
+import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+
+// Each test runs its own redis-server, so killing its connections or the server itself touches
+// nothing else.
+
+const FAST = { nodeHeartbeatInterval: 100, nodeTtl: 500 };
+const clientIdFromQuery = (connection: { id: string }, request: { url?: string }) =>
+  new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? connection.id;
+
+describe('Redis outages', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const apps: TestApp[] = [];
+  const clients: MeshClient[] = [];
+
+  beforeEach(async () => {
+    redis = await RedisServer.start();
+    admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(apps.splice(0).map((t) => t.close().catch(() => undefined)));
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  async function node(extra: Record<string, unknown> = {}): Promise<TestApp> {
+    const t = await startApp({ mesh: { redis: redis.url, keyPrefix: uniquePrefix(), ...extra } });
+    apps.push(t);
+    return t;
+  }
+
+  /** A client that records every `tick` event payload it receives. */
+  async function client(url: string, options: ConstructorParameters<typeof MeshClient>[1] = { shouldReconnect: false }) {
+    const c = new MeshClient(url, options);
+    clients.push(c);
+    const ticks: unknown[] = [];
+    c.on('tick', (e) => void ticks.push(e.detail));
+    await c.connect();
+    return { c, ticks };
+  }
+
+  it('a dropped subscription connection resynchronises the room index: membership changed meanwhile by another node is honoured', async () => {
+    const keyPrefix = uniquePrefix();
+    const a = await node({ keyPrefix });
+    const b = await node({ keyPrefix });
+    b.mesh.exposeChannel('news');
+    const { c, ticks } = await client(b.url);
+    const news: unknown[] = [];
+    await c.subscribe('news', (message) => void news.push(message));
+    expect(await a.mesh.addToRoom('old-room', c.connectionId!)).toBe(true);
+
+    // Kill every subscriber connection; while they are down, node A changes the membership of
+    // B's connection. The notices A publishes to B reach nobody.
+    expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(2);
+    expect(await a.mesh.addToRoom('new-room', c.connectionId!)).toBe(true);
+    expect(await a.mesh.removeFromRoom('old-room', c.connectionId!)).toBe(true);
+
+    // Once B listens again it reads its memberships from Redis: broadcasts from A follow them.
+    let n = 0;
+    await waitFor(
+      async () => {
+        await a.mesh.broadcastRoom('new-room', 'tick', { room: 'new', n: n++ });
+        return ticks.length > 0;
+      },
+      5000,
+      'a broadcast to the room joined during the outage',
+    );
+    await a.mesh.broadcastRoom('old-room', 'tick', { room: 'old' });
+    await a.mesh.broadcastRoom('new-room', 'tick', { room: 'new', last: true });
+    await waitFor(() => ticks.some((t) => (t as { last?: boolean }).last), 3000, 'the last broadcast');
+    expect(ticks.some((t) => (t as { room: string }).room === 'old')).toBe(false);
+
+    // User channel subscriptions came back too (ioredis re-subscribes them).
+    await waitFor(
+      async () => {
+        await a.mesh.publish('news', 'after the outage');
+        return news.length > 0;
+      },
+      3000,
+      'a channel message after the outage',
+    );
+    expect(news[0]).toBe('after the outage');
+  });
+
+  it('a Redis restart that lost every key: nodes fence, take new ids, clients reconnect and are reachable across nodes again', async () => {
+    const keyPrefix = uniquePrefix();
+    const a = await node({ keyPrefix, resolveClientId: clientIdFromQuery, ...FAST });
+    const b = await node({ keyPrefix, resolveClientId: clientIdFromQuery, ...FAST });
+    const reconnecting = { reconnectInterval: 50, maxReconnectInterval: 200 };
+    const onA = await client(`${a.url}?clientId=on-a`, reconnecting);
+    const onB = await client(`${b.url}?clientId=on-b`, reconnecting);
+    onB.c.handle('notify', async (data) => ({ received: data }));
+    const before = { connA: onA.c.connectionId, connB: onB.c.connectionId };
+    expect(await a.app.get(MeshClientService).invoke('on-b', 'notify', 1)).toEqual({ received: 1 });
+
+    await redis.stop();
+    await redis.start(); // same port, empty
+
+    // Each node finds itself unlisted, closes its sockets (1012) and rejoins. The id counter
+    // restarted with the data, so the new ids may equal the old ones, but never each other.
+    await waitFor(
+      () => onA.c.status === 'online' && onB.c.status === 'online' && onA.c.connectionId !== before.connA && onB.c.connectionId !== before.connB,
+      10_000,
+      'both clients reconnected',
+    );
+    await waitFor(async () => (await a.app.get(MeshClientService).getClient('on-b'))?.nodeId === b.mesh.nodeId, 5000, 'on-b registered again');
+
+    expect(a.mesh.nodeId).not.toBe(b.mesh.nodeId);
+    expect(await a.app.get(MeshClientService).invoke('on-b', 'notify', 2)).toEqual({ received: 2 });
+    await a.mesh.broadcast('tick', { after: 'restart' });
+    await waitFor(() => onA.ticks.length > 0 && onB.ticks.length > 0, 3000, 'a broadcast reaching both nodes');
+    expect(await a.mesh.totalConnectionCount()).toBe(2);
+  });
+
+  it('a node whose id was taken by another process fences itself, and still hears its channel when it draws the same id again', async () => {
+    const keyPrefix = uniquePrefix();
+    const a = await node({ keyPrefix, resolveClientId: clientIdFromQuery, ...FAST });
+    const b = await node({ keyPrefix, resolveClientId: clientIdFromQuery, ...FAST });
+    const { c, ticks } = await client(`${a.url}?clientId=on-a`, { reconnectInterval: 50, maxReconnectInterval: 200 });
+    c.handle('notify', async (data) => ({ received: data }));
+    let closeCode: number | undefined;
+    c.once('disconnect', (e) => void (closeCode = (e.detail as { code: number }).code));
+    const id = a.mesh.nodeId;
+    const firstConnection = c.connectionId;
+    // What a Redis that lost its data leaves once another process drew this id: the token is not
+    // ours. The counter is set so that A's rejoin draws the very same id again.
+    await admin.set(`${keyPrefix}node:${id}:instance`, 'another-process');
+    await admin.set(`${keyPrefix}node-seq`, String(Number(id) - 1));
+    expect(await waitFor(() => closeCode, 3000, 'node A closing its sockets')).toBe(1012);
+    await waitFor(() => c.status === 'online' && c.connectionId !== firstConnection, 5000, 'the client reconnected');
+    expect(a.mesh.nodeId).toBe(id);
+    expect(await admin.get(`${keyPrefix}node:${id}:instance`)).not.toBe('another-process');
+    await waitFor(async () => (await b.app.get(MeshClientService).getClient('on-a'))?.nodeId === id, 3000, 'on-a registered again');
+    // Node B reaches it through A's channel: an invoke and a direct push.
+    expect(await b.app.get(MeshClientService).invoke('on-a', 'notify', 'hello')).toEqual({ received: 'hello' });
+    await b.mesh.sendTo(c.connectionId!, 'tick', { from: 'b' });
+    await waitFor(() => ticks.length === 1, 3000, 'the push from node B');
+  });
+});
