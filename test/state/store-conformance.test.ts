@@ -176,4 +176,29 @@ describe('RedisMeshStore: two nodes on one prefix', () => {
       await two.store.stop();
     }
   });
+
+  it('a node is never listed without a heartbeat: a leader running at the moment it joins does not find it dead', async () => {
+    const keyPrefix = uniquePrefix();
+    const leader = await started(new RedisMeshStore({ redis: redisUrl(), keyPrefix }));
+    const joining = new RedisMeshStore({ redis: redisUrl(), keyPrefix, nodeTtl: 5000 });
+    let sawDead = false;
+    let running = true;
+    // The leader checks for dead nodes as fast as it can while the other node starts.
+    const watching = (async () => {
+      while (running) if ((await leader.store.findDeadNodes()).length > 0) sawDead = true;
+    })();
+    try {
+      await joining.start({ onNodeMessage: () => undefined, onChannelMessage: () => undefined });
+      running = false;
+      await watching;
+      expect(sawDead).toBe(false);
+      expect(await leader.store.findDeadNodes()).toEqual([]);
+    } finally {
+      running = false;
+      await joining.removeNode(joining.nodeId).catch(() => undefined);
+      await joining.stop();
+      await leader.store.removeNode(leader.store.nodeId);
+      await leader.store.stop();
+    }
+  });
 });
