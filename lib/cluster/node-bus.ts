@@ -19,7 +19,8 @@ export class NodeBus {
   private readonly logger = new Logger('MeshNodeBus');
   private readonly handlers = new Map<string, NodeRequestHandler>();
   private readonly broadcastHandlers = new Map<string, Set<NodeBroadcastHandler>>();
-  private readonly pending = new PendingRequests();
+  /** Waiting requests, with the node each one was sent to (only that node may answer it). */
+  private readonly pending = new PendingRequests<string>();
   private sequence = 0;
 
   constructor(
@@ -45,7 +46,7 @@ export class NodeBus {
       requestId,
       timeoutMs,
       () => new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`),
-      undefined,
+      nodeId,
     );
     this.router.publishEnvelope(nodeId, encodeEnvelope('q', this.store.nodeId, [requestId], body)).then(
       (receivers) => {
@@ -73,8 +74,10 @@ export class NodeBus {
     }
   }
 
-  private onReply({ ids: [requestId], body }: NodeEnvelope): void {
-    if (!this.pending.has(requestId)) return;
+  private onReply({ origin, ids: [requestId], body }: NodeEnvelope): void {
+    // A reply counts only from the node the request went to: request ids are predictable, and
+    // anything that can publish on this node's channel could otherwise answer in its place.
+    if (this.pending.meta(requestId) !== origin) return;
     try {
       const reply = JSON.parse(body) as { data?: unknown; error?: SerializedError };
       this.pending.settle(requestId, reply.data, reply.error ? deserializeError(reply.error) : undefined);

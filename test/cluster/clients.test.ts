@@ -196,6 +196,27 @@ describe('MeshClientService across two nodes', () => {
     expect(c.status).toBe('online');
   });
 
+  it('a reply published by anyone but the node asked is ignored', async () => {
+    b.app.get(NodeBus).registerHandler('slow-echo', async (data: unknown) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return data;
+    });
+    const bus = a.app.get(NodeBus);
+    const answer = bus.request(b.mesh.nodeId, 'slow-echo', 'from B', 3000);
+    const requestId = (bus as unknown as { sequence: number }).sequence.toString(36);
+    // A forged reply to that request id on A's channel, claiming to come from node 999 and from
+    // a node that was not asked (A itself).
+    const redis = new Redis(redisUrl());
+    try {
+      for (const origin of ['999', a.mesh.nodeId]) {
+        expect(await redis.publish(`${keyPrefix}node:${a.mesh.nodeId}`, `r\n${origin}\n${requestId}\n${JSON.stringify({ data: 'forged' })}`)).toBe(1);
+      }
+    } finally {
+      redis.disconnect();
+    }
+    expect(await answer).toBe('from B');
+  });
+
   it('updateClientMetadata works from any node, written by the owner only', async () => {
     await connect(b, 'meta');
     expect(await service(a).updateClientMetadata('meta', { plan: 'pro', tags: [] })).toBe(true);
