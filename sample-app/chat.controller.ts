@@ -41,7 +41,7 @@ export class ChatController implements OnModuleInit {
 
   @MeshCommand('echo')
   echo(@MeshPayload() payload: unknown): string {
-    return `echo: ${String(payload)}`;
+    return `echo: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}`;
   }
 
   @MeshCommand('this-command-throws')

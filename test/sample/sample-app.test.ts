@@ -37,6 +37,7 @@ describe.each([
 
   it('echo', async () => {
     expect(await client.command('echo', 'Hello, World!')).toBe('echo: Hello, World!');
+    expect(await client.command('echo', { hi: [1, 2] })).toBe('echo: {"hi":[1,2]}');
   });
 
   it('this-command-throws resolves with the error payload', async () => {
