@@ -174,7 +174,15 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
 
   /** An invoke sent here by another node: "not here" is its own answer, so the caller can re-route. */
   private async invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
-    if (this.options.clientInvokeFn) return this.options.clientInvokeFn(clientId, type, data, timeoutMs);
+    if (this.options.clientInvokeFn) {
+      try {
+        return await this.options.clientInvokeFn(clientId, type, data, timeoutMs);
+      } catch (error) {
+        // Its documented way of saying "not here".
+        if (error instanceof ClientDisconnectedError) throw new ClientNotOnNodeError(clientId);
+        throw error;
+      }
+    }
     const connection = await this.localConnection(clientId);
     if (!connection) throw new ClientNotOnNodeError(clientId);
     return this.invoker.invoke(connection, clientId, type, data, timeoutMs);

@@ -92,7 +92,8 @@ export interface MeshModuleOptions {
   registryBackend?: MeshClientRegistryBackend<any>;
   /**
    * Custom delivery for `MeshClientService.invoke` to clients on this node, instead of the wire
-   * protocol's `<prefix>/invoke`. Throw `ClientDisconnectedError` when the client is not here.
+   * protocol's `<prefix>/invoke`. Throw `ClientDisconnectedError` when the client is not here: a
+   * caller on another node then reads the registry again and tries the client's new node once.
    */
   clientInvokeFn?: (clientId: string, type: string, data: unknown, timeoutMs: number) => Promise<unknown>;
   /** Default `MeshClientService.invoke` timeout in ms. @default 10000 */

@@ -464,6 +464,29 @@ describe('invoke routes (remembered owner nodes)', () => {
     await connecting;
   });
 
+  it('with clientInvokeFn, ClientDisconnectedError from a stale route sends the invoke to the new owner', async () => {
+    // Clients delivered by a custom transport: each node knows which are present on it.
+    const present = new Map<string, Set<string>>();
+    const custom = (name: string) => ({
+      clientInvokeFn: async (clientId: string, type: string, data: unknown) => {
+        if (!present.get(name)?.has(clientId)) throw new ClientDisconnectedError(clientId);
+        return { via: name, type, data };
+      },
+    });
+    const a = await node(custom('a'));
+    const b = await node(custom('b'));
+    const c = await node(custom('c'));
+    present.set('b', new Set(['roamer']));
+    await service(b.app).registry.register('roamer');
+    expect(await service(a.app).invoke('roamer', 'notify', 1)).toEqual({ via: 'b', type: 'notify', data: 1 });
+    present.set('b', new Set());
+    present.set('c', new Set(['roamer']));
+    await service(c.app).registry.register('roamer');
+    expect(await service(a.app).invoke('roamer', 'notify', 2)).toEqual({ via: 'c', type: 'notify', data: 2 });
+    present.set('c', new Set());
+    await expect(service(a.app).invoke('roamer', 'notify', 3)).rejects.toBeInstanceOf(ClientDisconnectedError);
+  });
+
   it('clientRouteCacheSize bounds the remembered routes; 0 reads the registry every time', async () => {
     const small = await node({ clientRouteCacheSize: 1 });
     const none = await node({ clientRouteCacheSize: 0 });
