@@ -27,14 +27,14 @@ export type ClientDisconnectedListener = (clientId: string, connection: Connecti
 export type NodeClientsOrphanedListener<TMeta> = (nodeId: string, clients: RegisteredClient<TMeta>[]) => void | Promise<void>;
 
 const INVOKE = 'mesh:invoke';
+const KICK = 'mesh:kick';
+const UPDATE_METADATA = 'mesh:update-client-metadata';
 
 /** The node a route named has no socket for the client, or is gone. */
 const isWrongRoute = (error: unknown): boolean => error instanceof ClientNotOnNodeError || error instanceof MeshNodeUnreachableError;
 
 /** What a remote client would receive: the data after a JSON round trip. */
 const jsonCopy = (data: unknown): unknown => JSON.parse(JSON.stringify(data ?? null));
-const KICK = 'mesh:kick';
-const UPDATE_METADATA = 'mesh:update-client-metadata';
 
 /**
  * Which client is connected to which node, and calling handlers on clients from any node.
@@ -216,24 +216,23 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     if (typeof clientId !== 'string' || clientId === '') throw new Error(`resolveClientId returned ${JSON.stringify(clientId)}; expected a non-empty string`);
     // Once the registry names this node, an invoke may arrive before the socket is in
     // `byClientId`; it waits for this registration (see `localConnection`).
-    const registering = this.registry.registerWithEpoch(clientId, null, connection.connectedAt);
-    const settled = registering.then(
-      () => undefined,
-      () => undefined,
-    );
+    let registered!: () => void;
+    const settled = new Promise<void>((resolve) => (registered = resolve));
     this.registering.set(clientId, settled);
-    let registered: Awaited<typeof registering>;
+    let supersededNodeId: string | null;
+    let epoch: number;
+    let older: Connection | undefined;
     try {
-      registered = await registering;
+      ({ supersededNodeId, epoch } = await this.registry.registerWithEpoch(clientId, null, connection.connectedAt));
+      connection.clientId = clientId;
+      connection.clientEpoch = epoch;
+      this.routes.delete(clientId);
+      older = this.byClientId.get(clientId);
+      this.byClientId.set(clientId, connection);
     } finally {
       if (this.registering.get(clientId) === settled) this.registering.delete(clientId);
+      registered();
     }
-    const { supersededNodeId, epoch } = registered;
-    connection.clientId = clientId;
-    connection.clientEpoch = epoch;
-    this.routes.delete(clientId);
-    const older = this.byClientId.get(clientId);
-    this.byClientId.set(clientId, connection);
     if (older && older !== connection) older.close(MeshCloseCode.SUPERSEDED, 'Connected again elsewhere');
     if (supersededNodeId) {
       this.bus.request(supersededNodeId, KICK, { clientId, epoch }, this.options.invokeTimeout).catch((error: Error) => {
