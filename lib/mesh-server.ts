@@ -15,6 +15,7 @@ import { encodeFrame } from './protocol';
 import { roomName, RoomManager } from './rooms/room-manager';
 import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
+import { NodeHealth, type MeshHealth } from './cluster/node-health';
 
 export interface BroadcastOptions {
   /** Connections (or ids) that must not receive it. */
@@ -54,7 +55,17 @@ export class MeshServer {
     private readonly channels: ChannelManager,
     private readonly rooms: RoomManager,
     private readonly transport: MeshTransport,
+    private readonly nodeHealth: NodeHealth,
   ) {}
+
+  /**
+   * This node's health for load balancers and health checks: `up`, `degraded` (serving, but
+   * messages from other nodes are being lost or heartbeats are late) or `down` (store unreachable
+   * within `timeoutMs`, removed by the cluster, or starting/shutting down), with the readings.
+   */
+  health(timeoutMs = 1000): Promise<MeshHealth> {
+    return this.nodeHealth.check(timeoutMs);
+  }
 
   /** This node's id (a number from Redis, as a string; "1" without Redis). */
   get nodeId(): string {

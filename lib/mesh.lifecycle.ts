@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ChannelManager } from './channels/channel-manager';
@@ -18,8 +18,20 @@ import { MeshTransport } from './transport/mesh-transport';
  * (application bootstrap). Stop: drain and close sockets while the app is still up (before
  * shutdown), remove this node's state, then close Redis (shutdown).
  */
+/** Waits for `promise` at most `ms`: 'done', 'timeout', or the error it failed with. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<'done' | 'timeout' | Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([promise.then(() => 'done' as const, (error: Error) => error), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 @Injectable()
 export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('Mesh');
   private started = false;
 
   constructor(
@@ -74,9 +86,20 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     await this.starting?.catch(() => undefined);
     if (!this.started) return;
     await this.transport.close();
-    await this.membership.stop();
     this.bus.stop();
-    await this.store.removeNode(this.store.nodeId);
+    // Leaving the cluster needs Redis. If it cannot be reached, shutdown must not hang on it:
+    // after nodeTtl the leader removes this node's state anyway, so waiting longer is pointless.
+    const left = (async () => {
+      await this.membership.stop();
+      await this.store.removeNode(this.store.nodeId);
+    })();
+    const outcome = await settleWithin(left, this.options.nodeTtl);
+    if (outcome !== 'done') {
+      this.logger.warn(
+        `Could not remove node ${this.store.nodeId}'s state from the store (${outcome === 'timeout' ? `no answer within ${this.options.nodeTtl} ms` : outcome.message}); ` +
+          'the leader removes it once its heartbeat expires',
+      );
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

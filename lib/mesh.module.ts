@@ -26,6 +26,7 @@ import { MemoryMeshStore } from './state/memory-mesh-store';
 import { RedisMeshStore } from './state/redis-mesh-store';
 import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
+import { NodeHealth } from './cluster/node-health';
 
 function createStore(options: ResolvedMeshOptions): MeshStore {
   return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix, nodeTtl: options.nodeTtl }) : new MemoryMeshStore();
@@ -62,6 +63,7 @@ function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {
     ConnectionManager,
     MeshTransport,
     NodeMembership,
+    NodeHealth,
     MeshServer,
     MeshLifecycle,
   ],

@@ -37,6 +37,13 @@ export class NodeMembership {
     private readonly transport: MeshTransport,
   ) {}
 
+  private lastHeartbeat?: number;
+
+  /** Milliseconds since the last heartbeat the cluster accepted; null before the first. */
+  get heartbeatAgeMs(): number | null {
+    return this.lastHeartbeat === undefined ? null : Date.now() - this.lastHeartbeat;
+  }
+
   /** True while this node holds the leader role. */
   get isLeader(): boolean {
     return this.leader;
@@ -70,6 +77,7 @@ export class NodeMembership {
         await this.fence();
         return;
       }
+      this.lastHeartbeat = Date.now();
       this.leader = await this.store.lead(this.options.nodeTtl);
       if (this.leader) await this.cleanDeadNodes();
     } catch (error) {
@@ -84,7 +92,7 @@ export class NodeMembership {
     const rejoined = (async () => {
       for (const connection of sockets) connection.close(MeshCloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
       await this.store.rejoin();
-      await this.store.heartbeat(this.options.nodeTtl);
+      if (await this.store.heartbeat(this.options.nodeTtl)) this.lastHeartbeat = Date.now();
     })();
     // Clients reconnect at once; their upgrades wait for the new id instead of taking the old one.
     this.transport.holdUpgrades(rejoined);

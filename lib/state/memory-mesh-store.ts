@@ -77,6 +77,10 @@ export class MemoryMeshStore implements MeshStore {
 
   async rejoin(): Promise<void> {}
 
+  async ping(): Promise<void> {}
+
+  readonly listening = true;
+
   async getMetadata(connectionId: string): Promise<unknown> {
     const text = this.metadata.get(connectionId);
     return text ? JSON.parse(text) : null;

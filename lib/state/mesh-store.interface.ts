@@ -62,6 +62,10 @@ export interface MeshStore {
   findDeadNodes(): Promise<string[]>;
   /** Joins the cluster again under a new node id (after being fenced). */
   rejoin(): Promise<void>;
+  /** Round trip to the backing store (rejects if it cannot be reached). */
+  ping(): Promise<void>;
+  /** False while the subscription connection is down (messages to this node are being lost). */
+  readonly listening: boolean;
 
   /** Metadata of a connection, `null` if none or unknown. */
   getMetadata(connectionId: string): Promise<unknown>;

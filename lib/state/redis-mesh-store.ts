@@ -162,6 +162,14 @@ export class RedisMeshStore implements MeshStore {
     if (old !== this.id) await this.subscriber.unsubscribe(this.nodeChannelPrefix + old);
   }
 
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  get listening(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
   async heartbeat(ttlMs: number): Promise<boolean> {
     return (await this.run<number>('meshHeartbeat', this.id, ttlMs, this.instance)) === 1;
   }
@@ -191,7 +199,9 @@ export class RedisMeshStore implements MeshStore {
     this.listener = undefined;
     this.subscriber.disconnect();
     if (this.ownsClient) {
-      await this.redis.quit().catch(() => this.redis.disconnect());
+      // QUIT waits for an answer; without a connection, drop it (queued commands are rejected).
+      if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+      else this.redis.disconnect();
     }
   }
 

@@ -146,6 +146,11 @@ export class MeshTransport {
 
   private held?: Promise<void>;
 
+  /** True while the endpoint takes new connections (false before start-up and once shutdown began). */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
   /**
    * New connections wait at the upgrade until `until` settles: the node is rejoining the cluster
    * under a new id, and a connection registered meanwhile would be filed under the old one.

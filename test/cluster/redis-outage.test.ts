@@ -142,4 +142,14 @@ describe('Redis outages', () => {
     await b.mesh.sendTo(c.connectionId!, 'tick', { from: 'b' });
     await waitFor(() => ticks.length === 1, 3000, 'the push from node B');
   });
+
+  it('app.close() finishes while Redis is down (bounded by drainTimeout + 2 s + nodeTtl) instead of waiting for it', async () => {
+    const t = await startApp({ mesh: { redis: redis.url, keyPrefix: uniquePrefix(), drainTimeout: 500, nodeHeartbeatInterval: 200, nodeTtl: 1000 } });
+    const { c } = await client(t.url);
+    await redis.stop();
+    // Unbounded, close() would wait on ioredis's retries far past this test's timeout.
+    await t.close();
+    expect(c.status).toBe('offline');
+    await redis.start();
+  });
 });
