@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { MeshModule } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { ChatController } from './chat.controller';
+import { HealthController } from './health.controller';
 import type { SampleConfig } from './config';
 
 function clientIdFromUrl(url: string | undefined): string | undefined {
@@ -29,7 +30,7 @@ export class AppModule {
           resolveClientId: (connection, request) => clientIdFromUrl(request.url) ?? connection.id,
         }),
       ],
-      controllers: [ChatController],
+      controllers: [ChatController, HealthController],
       providers: [AuthenticatedGuard],
     };
   }

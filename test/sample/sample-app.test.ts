@@ -35,6 +35,12 @@ describe.each([
   afterEach(() => client.close());
   afterAll(() => app.close());
 
+  it('GET /health reports the node up', async () => {
+    const response = await fetch(url.replace('ws://', 'http://').replace('/mesh', '/health'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'up', store: withRedis ? 'redis' : 'memory', accepting: true });
+  });
+
   it('echo', async () => {
     expect(await client.command('echo', 'Hello, World!')).toBe('echo: Hello, World!');
     expect(await client.command('echo', { hi: [1, 2] })).toBe('echo: {"hi":[1,2]}');
