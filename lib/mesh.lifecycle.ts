@@ -12,12 +12,6 @@ import type { ResolvedMeshOptions } from './interfaces/mesh-module-options.inter
 import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
 
-/**
- * Starts and stops a node. Start: the store connects and takes a node id (module init, before
- * the app's own `onModuleInit` hooks run, so they may use the mesh), then the endpoint opens
- * (application bootstrap). Stop: drain and close sockets while the app is still up (before
- * shutdown), remove this node's state, then close Redis (shutdown).
- */
 /** Waits for `promise` at most `ms`: 'done', 'timeout', or the error it failed with. */
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<'done' | 'timeout' | Error> {
   let timer: NodeJS.Timeout | undefined;
@@ -29,6 +23,12 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<'don
   }
 }
 
+/**
+ * Starts and stops a node. Start: the store connects and takes a node id (module init, before
+ * the app's own `onModuleInit` hooks run, so they may use the mesh), then the endpoint opens
+ * (application bootstrap). Stop: drain and close sockets while the app is still up (before
+ * shutdown), remove this node's state, then close Redis (shutdown).
+ */
 @Injectable()
 export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Mesh');
