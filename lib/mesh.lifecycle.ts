@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ChannelManager } from './channels/channel-manager';
+import { describeOutcome, settleWithin } from './common/settle-within';
 import { NodeBus } from './cluster/node-bus';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
@@ -11,17 +12,6 @@ import { MESH_RESOLVED_OPTIONS } from './mesh-options';
 import type { ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
 import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
-
-/** Waits for `promise` at most `ms`: 'done', 'timeout', or the error it failed with. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<'done' | 'timeout' | Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-  try {
-    return await Promise.race([promise.then(() => 'done' as const, (error: Error) => error), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Starts and stops a node. Start: the store connects and takes a node id (module init, before
@@ -96,7 +86,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     const outcome = await settleWithin(left, this.options.nodeTtl);
     if (outcome !== 'done') {
       this.logger.warn(
-        `Could not remove node ${this.store.nodeId}'s state from the store (${outcome === 'timeout' ? `no answer within ${this.options.nodeTtl} ms` : outcome.message}); ` +
+        `Could not remove node ${this.store.nodeId}'s state from the store (${describeOutcome(outcome, this.options.nodeTtl)}); ` +
           'the leader removes it once its heartbeat expires',
       );
     }

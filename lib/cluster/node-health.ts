@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { describeOutcome, settleWithin } from '../common/settle-within';
 import { LocalConnections } from '../connection/local-connections';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
@@ -51,12 +52,12 @@ export class NodeHealth {
     let down = false;
     let storeLatencyMs: number | null = null;
     const started = performance.now();
-    try {
-      await withTimeout(this.store.ping(), timeoutMs, `no answer within ${timeoutMs} ms`);
+    const ping = await settleWithin(this.store.ping(), timeoutMs);
+    if (ping === 'done') {
       storeLatencyMs = Math.round((performance.now() - started) * 100) / 100;
-    } catch (error) {
+    } else {
       down = true;
-      problems.push(`The store cannot be reached: ${(error as Error).message}`);
+      problems.push(`The store cannot be reached: ${describeOutcome(ping, timeoutMs)}`);
     }
     const accepting = this.transport.isAccepting;
     if (!accepting) {
@@ -89,12 +90,4 @@ export class NodeHealth {
       heartbeatAgeMs,
     };
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
