@@ -17,6 +17,7 @@ import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/me
 import { builtinCommands, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type FrameId } from '../protocol';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { Heartbeat } from './heartbeat';
+import { settleWithin } from '../common/settle-within';
 
 /** Frames larger than this many times `maxPayload` are not buffered: the socket is closed (1009). */
 const HARD_LIMIT_FACTOR = 4;
@@ -309,10 +310,6 @@ export class MeshTransport {
   }
 
   private async settle(set: Set<Promise<unknown>>, timeoutMs: number): Promise<void> {
-    if (set.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([Promise.all([...set]), timeout]);
-    clearTimeout(timer);
+    if (set.size > 0) await settleWithin(Promise.all([...set]), timeoutMs);
   }
 }
