@@ -59,9 +59,18 @@ export class CommandRegistry {
   }
 
   /** Runs global, then the command's middlewares, then its pipeline. */
-  async execute(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
+  execute(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
+    if (this.globalMiddlewares.length === 0 && command.middlewares.length === 0) return this.invoke(command, context);
+    return this.withMiddlewares(command, context);
+  }
+
+  private async withMiddlewares(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
     for (const middleware of this.globalMiddlewares) await middleware(context);
     for (const middleware of command.middlewares) await middleware(context);
+    return this.invoke(command, context);
+  }
+
+  private invoke(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
     return command.invoke(context.connection, context.payload, context, command.name);
   }
 }

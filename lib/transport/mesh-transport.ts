@@ -45,6 +45,36 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
+/** Per-socket state read on every frame. */
+interface SocketState {
+  /** Settles once the connection is stored and announced: true if that worked. */
+  registered: Promise<boolean>;
+  /** `registered` resolved true (checked synchronously on the hot path). */
+  ready: boolean;
+  limiter?: { windowStart: number; count: number };
+}
+
+/** A request whose connection failed to register gets no reply (the socket is being closed). */
+const NOT_REGISTERED = Symbol('not registered');
+
+/** Counts work in flight and tells when none is left. */
+class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  start(): void {
+    this.count++;
+  }
+
+  finish(): void {
+    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
 /**
  * The WebSocket endpoint: HTTP upgrade (path routing, connect-time authentication, refusal with
  * an HTTP status), connection registration, frame limits, the heartbeat, and handing requests
@@ -61,7 +91,8 @@ export class MeshTransport {
   private readonly errorCommand: string;
   private readonly invokeResultCommand: string;
   private readonly path: string;
-  private readonly pending = new Set<Promise<unknown>>();
+  /** Requests accepted and not yet answered (shutdown lets them finish). */
+  private readonly requests = new InFlight();
   private readonly cleanups = new Set<Promise<unknown>>();
   private server?: Server;
   private ownServer = false;
@@ -213,13 +244,15 @@ export class MeshTransport {
           return false;
         },
       );
-    const limiter = this.options.rateLimit ? { windowStart: Date.now(), count: 0 } : undefined;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, registered, limiter));
+    const state: SocketState = { registered, ready: false, limiter: this.options.rateLimit ? { windowStart: Date.now(), count: 0 } : undefined };
+    void registered.then((ok) => (state.ready = ok));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, state));
     ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
     ws.once('close', () => this.track(this.cleanups, this.onClose(connection, registered)));
   }
 
-  private onFrame(connection: Connection, data: Buffer, isBinary: boolean, registered: Promise<boolean>, limiter?: { windowStart: number; count: number }): void {
+  private onFrame(connection: Connection, data: Buffer, isBinary: boolean, state: SocketState): void {
+    const { limiter } = state;
     if (isBinary) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
     if (data.length > this.options.maxPayload) {
       const id = peekFrameId(data.subarray(0, 256).toString());
@@ -236,13 +269,20 @@ export class MeshTransport {
     }
     if (id === undefined) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, `Request "${command}" has no "id"`);
     if (this.draining) return this.sendError(connection, id, ErrorCode.SERVER, 'Server is shutting down; retry on another node', 'ShutdownError', command);
-    this.track(
-      this.pending,
-      registered
-        .then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : undefined))
-        .then((result) => {
-          connection.sendRaw(encodeFrame(CommandDispatcher.reply(id, command, result)));
-        }),
+    this.requests.start();
+    // Once the connection is registered (nearly always), a request goes straight to the dispatcher.
+    const result = state.ready
+      ? this.dispatcher.run(connection, id, command, payload)
+      : state.registered.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED));
+    result.then(
+      (reply) => {
+        if (reply !== NOT_REGISTERED) connection.sendRaw(encodeFrame(CommandDispatcher.reply(id, command, reply)));
+        this.requests.finish();
+      },
+      (error: Error) => {
+        this.logger.error(error.message, error.stack);
+        this.requests.finish();
+      },
     );
   }
 
@@ -290,7 +330,7 @@ export class MeshTransport {
     this.accepting = false;
     this.draining = true;
     this.heartbeat.stop();
-    await this.settle(this.pending, this.options.drainTimeout);
+    await settleWithin(this.requests.idle(), this.options.drainTimeout);
     for (const connection of [...this.local.values()]) connection.close(MeshCloseCode.GOING_AWAY, 'Server shutting down');
     for (const connection of [...this.local.values()]) {
       // Peers that do not answer the closing handshake are dropped after a short grace period.
