@@ -93,7 +93,8 @@ export class MeshTransport {
   private readonly path: string;
   /** Requests accepted and not yet answered (shutdown lets them finish). */
   private readonly requests = new InFlight();
-  private readonly cleanups = new Set<Promise<unknown>>();
+  /** Cleanups of closed sockets still running (shutdown waits for them). */
+  private readonly cleanups = new InFlight();
   private server?: Server;
   private ownServer = false;
   private restoreEmit?: () => void;
@@ -248,7 +249,12 @@ export class MeshTransport {
     void registered.then((ok) => (state.ready = ok));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, state));
     ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
-    ws.once('close', () => this.track(this.cleanups, this.onClose(connection, registered)));
+    ws.once('close', () => {
+      this.cleanups.start();
+      this.onClose(connection, registered)
+        .catch((error: Error) => this.logger.error(error.message, error.stack))
+        .finally(() => this.cleanups.finish());
+    });
   }
 
   private onFrame(connection: Connection, data: Buffer, isBinary: boolean, state: SocketState): void {
@@ -316,12 +322,6 @@ export class MeshTransport {
     }
   }
 
-  private track(set: Set<Promise<unknown>>, promise: Promise<unknown>): void {
-    const settled = promise.catch((error: Error) => this.logger.error(error.message, error.stack));
-    set.add(settled);
-    void settled.then(() => set.delete(settled));
-  }
-
   /**
    * Stops accepting, lets requests already accepted finish (up to `drainTimeout`), closes every
    * socket with 1001 and waits for their cleanup.
@@ -339,7 +339,7 @@ export class MeshTransport {
     // A socket leaves `local` in its 'close' handler, which also queues its cleanup.
     const deadline = Date.now() + 2000;
     while (this.local.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    await this.settle(this.cleanups, this.options.drainTimeout + 2000);
+    await settleWithin(this.cleanups.idle(), this.options.drainTimeout + 2000);
     this.restoreEmit?.();
     if (this.ownServer && this.server) {
       const server = this.server;
@@ -347,9 +347,5 @@ export class MeshTransport {
     }
     this.server = undefined;
     this.wss.close();
-  }
-
-  private async settle(set: Set<Promise<unknown>>, timeoutMs: number): Promise<void> {
-    if (set.size > 0) await settleWithin(Promise.all([...set]), timeoutMs);
   }
 }
