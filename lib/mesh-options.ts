@@ -10,6 +10,16 @@ function positiveInteger(name: string, value: number | undefined, allowZero = fa
   }
 }
 
+function validateAllowedOrigins(value: unknown): void {
+  if (value === undefined || typeof value === 'function') return;
+  const entries = Array.isArray(value) ? value : [value];
+  for (const entry of entries) {
+    if (typeof entry !== 'string' && !(entry instanceof RegExp)) {
+      throw new MeshConfigurationError('MeshModule option "allowedOrigins" must be a string, a RegExp, a list of them, or a function');
+    }
+  }
+}
+
 /** Applies defaults and rejects options that cannot work, with a message naming the option. */
 export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMeshOptions {
   const resolved: ResolvedMeshOptions = { ...MESH_OPTION_DEFAULTS };
@@ -22,8 +32,9 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   if (typeof resolved.prefix !== 'string' || !/^[A-Za-z0-9_-]+$/.test(resolved.prefix)) {
     throw new MeshConfigurationError(`MeshModule option "prefix" must be letters, digits, "-" or "_", got ${JSON.stringify(resolved.prefix)}`);
   }
-  if (typeof resolved.keyPrefix !== 'string') {
-    throw new MeshConfigurationError('MeshModule option "keyPrefix" must be a string');
+  // An empty prefix would put internal channels (`broadcast`, `node:<n>`) among user channel names.
+  if (typeof resolved.keyPrefix !== 'string' || resolved.keyPrefix.length === 0) {
+    throw new MeshConfigurationError('MeshModule option "keyPrefix" must be a non-empty string (internal keys and channels live under it)');
   }
   positiveInteger('port', resolved.port, true);
   if (resolved.port !== undefined && resolved.port > 65535) throw new MeshConfigurationError(`MeshModule option "port" must be at most 65535, got ${resolved.port}`);
@@ -32,21 +43,35 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('maxMissedPongs', resolved.maxMissedPongs, true);
   positiveInteger('maxPayload', resolved.maxPayload);
   positiveInteger('maxBufferedAmount', resolved.maxBufferedAmount);
+  positiveInteger('maxPayloadDepth', resolved.maxPayloadDepth);
+  positiveInteger('maxInFlight', resolved.maxInFlight);
+  positiveInteger('maxChannelsPerConnection', resolved.maxChannelsPerConnection);
+  positiveInteger('maxRoomsPerConnection', resolved.maxRoomsPerConnection);
+  positiveInteger('maxNameLength', resolved.maxNameLength);
+  positiveInteger('maxHistoryLimit', resolved.maxHistoryLimit, true);
+  positiveInteger('historyTtl', resolved.historyTtl, true);
   positiveInteger('drainTimeout', resolved.drainTimeout, true);
   positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
   positiveInteger('nodeTtl', resolved.nodeTtl);
   positiveInteger('invokeTimeout', resolved.invokeTimeout);
   positiveInteger('clientRouteCacheSize', resolved.clientRouteCacheSize, true);
-  for (const name of ['resolveClientId', 'clientInvokeFn'] as const) {
+  for (const name of ['resolveClientId', 'clientInvokeFn', 'visibleMetadata'] as const) {
     if (resolved[name] !== undefined && typeof resolved[name] !== 'function') throw new MeshConfigurationError(`MeshModule option "${name}" must be a function`);
   }
   if (resolved.nodeTtl <= resolved.nodeHeartbeatInterval) {
     throw new MeshConfigurationError(`MeshModule option "nodeTtl" (${resolved.nodeTtl}) must be larger than "nodeHeartbeatInterval" (${resolved.nodeHeartbeatInterval})`);
   }
-  if (resolved.rateLimit) {
+  if (resolved.rateLimit !== false) {
+    if (typeof resolved.rateLimit !== 'object' || resolved.rateLimit === null) {
+      throw new MeshConfigurationError('MeshModule option "rateLimit" must be { limit, windowMs } or false');
+    }
     positiveInteger('rateLimit.limit', resolved.rateLimit.limit);
     positiveInteger('rateLimit.windowMs', resolved.rateLimit.windowMs);
+    if (resolved.rateLimit.limit === undefined || resolved.rateLimit.windowMs === undefined) {
+      throw new MeshConfigurationError('MeshModule option "rateLimit" needs both "limit" and "windowMs"');
+    }
   }
+  validateAllowedOrigins(resolved.allowedOrigins);
   if (resolved.authenticateConnection !== undefined && typeof resolved.authenticateConnection !== 'function') {
     throw new MeshConfigurationError('MeshModule option "authenticateConnection" must be a function');
   }

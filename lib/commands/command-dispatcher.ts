@@ -6,7 +6,7 @@ import { isMetadataStrategy } from '../connection/metadata-merge';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { builtinCommands, ErrorCode, ErrorName, type ErrorPayload, type Frame, type FrameId } from '../protocol';
+import { builtinCommands, ErrorCode, ErrorName, type ErrorPayload, type FrameId } from '../protocol';
 import { RoomManager } from '../rooms/room-manager';
 import type { MeshStore } from '../state/mesh-store.interface';
 import type { MeshCommandContext } from './command-context';
@@ -65,9 +65,13 @@ export class CommandDispatcher {
       return { success: await this.connections.setMetadata(c, metadata, { strategy }) };
     });
     set(names.getConnectionMetadata, async (_c, p) => {
-      if (!this.options.allowClientMetadataReads) return forbidden("Reading another connection's metadata from a client");
+      const { visibleMetadata, allowClientMetadataReads } = this.options;
+      if (!visibleMetadata && !allowClientMetadataReads) return forbidden("Reading another connection's metadata from a client");
       const id = field(p, 'connectionId');
-      return { metadata: typeof id === 'string' && id ? await this.connections.getMetadata(id) : null };
+      if (typeof id !== 'string' || id.length === 0 || id.length > this.options.maxNameLength) return { metadata: null };
+      const metadata = await this.connections.getMetadata(id);
+      if (!visibleMetadata || metadata === null) return { metadata };
+      return { metadata: visibleMetadata(metadata, id) ?? null };
     });
   }
 
@@ -75,7 +79,14 @@ export class CommandDispatcher {
   async run(connection: Connection, id: FrameId, command: string, payload: unknown): Promise<unknown> {
     try {
       const builtin = this.builtins.get(command);
-      if (builtin) return await builtin(connection, (payload ?? {}) as Record<string, unknown>);
+      if (builtin) {
+        if (!this.registry.hasGlobalMiddlewares) return await builtin(connection, (payload ?? {}) as Record<string, unknown>);
+        // Global middlewares guard every command, built-ins included ("authenticate first" must
+        // cover subscriptions too); they see the built-in's name and may replace the payload.
+        const context: MeshCommandContext = { id, command, payload, connection };
+        await this.registry.runGlobalMiddlewares(context);
+        return await builtin(connection, (context.payload ?? {}) as Record<string, unknown>);
+      }
       const registered = this.registry.get(command);
       if (!registered) {
         return { error: `Command "${command}" not found`, code: ErrorCode.NOT_FOUND, name: ErrorName.COMMAND } satisfies ErrorPayload;
@@ -85,10 +96,5 @@ export class CommandDispatcher {
     } catch (error) {
       return toErrorPayload(error, this.options.exposeInternalErrors);
     }
-  }
-
-  /** Encodes the reply frame; a handler result of `undefined` leaves out `payload`. */
-  static reply(id: FrameId, command: string, payload: unknown): Frame {
-    return payload === undefined ? { id, command } : { id, command, payload };
   }
 }

@@ -49,13 +49,18 @@ export class CommandRegistry {
     return this.commands.get(name);
   }
 
-  names(): string[] {
-    return [...this.commands.keys()];
-  }
-
   addMiddleware(middleware: MeshMiddlewareFn): void {
     if (typeof middleware !== 'function') throw new MeshConfigurationError('A middleware must be a function');
     this.globalMiddlewares.push(middleware);
+  }
+
+  get hasGlobalMiddlewares(): boolean {
+    return this.globalMiddlewares.length > 0;
+  }
+
+  /** Runs the global middlewares alone (for built-in commands, which have no pipeline of their own). */
+  async runGlobalMiddlewares(context: MeshCommandContext): Promise<void> {
+    for (const middleware of this.globalMiddlewares) await middleware(context);
   }
 
   /** Runs global, then the command's middlewares, then its pipeline. */
@@ -65,7 +70,7 @@ export class CommandRegistry {
   }
 
   private async withMiddlewares(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
-    for (const middleware of this.globalMiddlewares) await middleware(context);
+    await this.runGlobalMiddlewares(context);
     for (const middleware of command.middlewares) await middleware(context);
     return this.invoke(command, context);
   }

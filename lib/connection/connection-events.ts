@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Connection } from './connection';
 
 export type ConnectionListener = (connection: Connection) => void | Promise<void>;
+/** `authentication`: what `authenticateConnection` accepted the connection with (undefined without it). */
+export type ConnectListener = (connection: Connection, authentication: Record<string, unknown> | undefined) => void | Promise<void>;
 
 /**
  * Hooks the transport runs for every connection: after it is registered (before the client gets
@@ -9,10 +11,10 @@ export type ConnectionListener = (connection: Connection) => void | Promise<void
  */
 @Injectable()
 export class ConnectionEvents {
-  private readonly connected: ConnectionListener[] = [];
+  private readonly connected: ConnectListener[] = [];
   private readonly disconnected: ConnectionListener[] = [];
 
-  onConnect(listener: ConnectionListener): void {
+  onConnect(listener: ConnectListener): void {
     this.connected.push(listener);
   }
 
@@ -20,8 +22,8 @@ export class ConnectionEvents {
     this.disconnected.push(listener);
   }
 
-  async emitConnect(connection: Connection): Promise<void> {
-    for (const listener of this.connected) await listener(connection);
+  async emitConnect(connection: Connection, authentication?: Record<string, unknown>): Promise<void> {
+    for (const listener of this.connected) await listener(connection, authentication);
   }
 
   async emitDisconnect(connection: Connection): Promise<void> {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { CloseCode, encodeFrame } from '../protocol';
+import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
 import { frameText, type PreparedFrame } from './prepared-frame';
 
 /** Close codes this library uses (see `CloseCode` in the protocol). */
@@ -51,25 +51,30 @@ export class Connection {
 
   /**
    * Sends an already encoded frame: a string, or a frame prepared once for every recipient of a broadcast.
-   * A connection that has more than `maxBufferedAmount` bytes queued is closed as a slow consumer.
+   * A write that leaves more than `maxBufferedAmount` bytes queued drops the connection as a slow
+   * consumer: at once, since a close frame would wait behind the backlog it is meant to end.
    * @internal
    */
   sendRaw(frame: string | PreparedFrame): boolean {
     if (!this.isOpen) return false;
-    if (this.socket.bufferedAmount > this.maxBufferedAmount) {
-      this.close(MeshCloseCode.SLOW_CONSUMER, 'Slow consumer');
-      return false;
-    }
     // ws's sender writes a complete frame as is when it is idle (nothing queued behind a
     // compression or a blob); otherwise the text goes through ws.send and waits its turn.
     const sender = (this.socket as unknown as { _sender?: { _state?: number; sendFrame?(list: Buffer[]): void } })._sender;
     if (sender?.sendFrame && sender._state === 0) sender.sendFrame([typeof frame === 'string' ? frameText(frame) : frame.frame]);
     else this.socket.send(typeof frame === 'string' ? frame : frame.text);
+    // Counted after the write, so that no single frame can push the backlog past the limit unseen.
+    if (this.socket.bufferedAmount > this.maxBufferedAmount) this.terminate();
     return true;
   }
 
-  /** Closes the connection; its shared state is cleaned up by the node. */
+  /**
+   * Closes the connection; its shared state is cleaned up by the node. `code` must be one a server
+   * may send (1000–1003, 1007–1014, 3000–4999) and `reason` at most 123 bytes, else a RangeError
+   * is thrown and the connection stays open.
+   */
   close(code: number = MeshCloseCode.NORMAL, reason = ''): void {
+    if (!isValidCloseCode(code)) throw new RangeError(`Invalid WebSocket close code ${String(code)} (use 1000-1003, 1007-1014 or 3000-4999)`);
+    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new RangeError('A close reason must be a string of at most 123 bytes');
     if (this.closed) return;
     this.closed = true;
     this.socket.close(code, reason);

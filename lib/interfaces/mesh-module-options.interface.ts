@@ -3,24 +3,45 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Connection } from '../connection/connection';
 import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 
-/** What `authenticateConnection` may return: the connection's initial metadata, or a refusal. */
-export type AuthenticationResult = Record<string, unknown> | null | undefined | false;
+/** What `authenticateConnection` may return: the connection's initial metadata, `true` (accept with none), or a refusal. */
+export type AuthenticationResult = Record<string, unknown> | true | null | undefined | false;
 
 /**
  * Runs at the HTTP upgrade, before any WebSocket frame. Return the connection's initial
- * metadata to accept it; return `null`/`undefined`/`false` to refuse with 401; throw to refuse
- * with the error's `status` (a Nest `HttpException`'s status, or a numeric `status`/`code`
- * property; 401 otherwise) and its message.
+ * metadata to accept it (or `true` to accept it without metadata, e.g. an anonymous visitor);
+ * return `null`/`undefined`/`false` to refuse with 401; throw to refuse with the error's
+ * `status` (a Nest `HttpException`'s status, or a numeric `status`/`code` property; 401
+ * otherwise) and its message.
  */
 export type AuthenticateConnection = (request: IncomingMessage) => AuthenticationResult | Promise<AuthenticationResult>;
 
-/** A per-connection limit on inbound frames (token bucket). */
+/**
+ * A per-connection limit on inbound frames, as a token bucket: `limit` frames at once, refilled at
+ * `limit` per `windowMs`. Every frame counts (heartbeat answers, invoke results, binary and
+ * malformed frames too). A frame over the limit gets `ERATELIMIT`; a connection that keeps sending
+ * while over it (another `limit` frames) is closed with 1008.
+ */
 export interface MeshRateLimitOptions {
-  /** Frames allowed per window. */
+  /** Frames allowed per window (and the largest burst). */
   limit: number;
   /** Window length in ms. */
   windowMs: number;
 }
+
+/**
+ * Which browser pages may open a connection, by their `Origin` header: exact origins
+ * (`'https://app.example.com'`, `'null'` for sandboxed or `file://` pages), RegExps, a list of
+ * them, `'*'` for any, or a function (return true to accept). Requests without an `Origin` header
+ * (not from a browser) are accepted unless a function says otherwise.
+ */
+export type AllowedOrigins = string | RegExp | ReadonlyArray<string | RegExp> | ((origin: string | undefined, request: IncomingMessage) => boolean | Promise<boolean>);
+
+/**
+ * What other clients may see of a connection's metadata (in `<prefix>/join-room`'s `present` list
+ * and through `<prefix>/get-connection-metadata`). Return a value safe to show, or undefined for
+ * nothing.
+ */
+export type VisibleMetadata = (metadata: unknown, connectionId: string) => unknown;
 
 export interface MeshModuleOptions {
   /**
@@ -40,7 +61,11 @@ export interface MeshModuleOptions {
    * duplicated for subscriptions and left open at shutdown). Required for more than one node.
    */
   redis?: string | RedisOptions | Redis;
-  /** Prefix of every Redis key and internal channel this module uses. @default 'mesh:' */
+  /**
+   * Prefix of every Redis key and internal channel this module uses; must not be empty. Channel
+   * names starting with it are internal: clients cannot subscribe to them and `publish` refuses them.
+   * @default 'mesh:'
+   */
   keyPrefix?: string;
   /** Prefix of the built-in commands (`<prefix>/assign-id`...); `rt` for `@prsm/realtime` clients. @default 'mesh' */
   prefix?: string;
@@ -57,13 +82,54 @@ export interface MeshModuleOptions {
    * @default 1048576 (1 MiB)
    */
   maxPayload?: number;
-  /** Per-connection inbound rate limit; frames over it get `ERATELIMIT`. Off by default. */
-  rateLimit?: MeshRateLimitOptions;
   /**
-   * Bytes a connection may have queued unsent before it is closed as a slow consumer (1008).
-   * @default 16777216 (16 MiB)
+   * Deepest nesting of objects and arrays accepted in a frame (the frame object is level 1).
+   * Deeper frames get `EBADFRAME`.
+   * @default 64
+   */
+  maxPayloadDepth?: number;
+  /**
+   * Per-connection inbound rate limit (see {@link MeshRateLimitOptions}); `false` turns it off.
+   * @default { limit: 3000, windowMs: 1000 }
+   */
+  rateLimit?: MeshRateLimitOptions | false;
+  /**
+   * Requests one connection may have accepted and not yet answered; more get `ELIMIT`.
+   * @default 256
+   */
+  maxInFlight?: number;
+  /**
+   * Bytes a connection may have queued unsent. A write that leaves more queued drops the
+   * connection as a slow consumer (terminated at once: a close frame would wait behind the
+   * backlog). A reply larger than this is answered with `ETOOLARGE` instead.
+   * @default 4194304 (4 MiB)
    */
   maxBufferedAmount?: number;
+  /** Channels one connection may subscribe to with `<prefix>/subscribe-channel`; more get `ELIMIT`. @default 128 */
+  maxChannelsPerConnection?: number;
+  /**
+   * Rooms one connection may be in at once; joining more fails with `ELIMIT` (from
+   * `<prefix>/join-room`, and from `MeshServer.addToRoom` as a thrown `MeshError`).
+   * @default 128
+   */
+  maxRoomsPerConnection?: number;
+  /** Longest command, channel or room name accepted from a client; longer ones are refused. @default 256 */
+  maxNameLength?: number;
+  /** Most history messages one `subscribe-channel` or `get-channel-history` returns. @default 100 */
+  maxHistoryLimit?: number;
+  /**
+   * Default lifetime in ms of a channel's history after its last `publish` with `history`
+   * (0: kept until trimmed). Set it when clients can make the server publish to names of their
+   * choosing, so that their history keys do not accumulate. `publish(..., { historyTtl })` overrides it.
+   * @default 0
+   */
+  historyTtl?: number;
+  /**
+   * Browser origins allowed to connect (see {@link AllowedOrigins}); others are refused with 403
+   * at the upgrade. Unset: only pages served from the same host as the endpoint (the `Origin`'s
+   * host equals the `Host` header), which stops cross-site WebSocket hijacking.
+   */
+  allowedOrigins?: AllowedOrigins;
   /**
    * At shutdown, how long in ms to wait for commands already accepted to be answered before the
    * sockets are closed with 1001 ("going away": reconnect, possibly elsewhere).
@@ -84,10 +150,12 @@ export interface MeshModuleOptions {
   nodeTtl?: number;
   /**
    * The id a connection registers under in the client registry (`MeshClientService`). A client
-   * that connects again under the same id supersedes its older connection, on any node.
+   * that connects again under the same id supersedes its older connection, on any node, and
+   * receives its invokes: derive it from an authenticated identity (`authentication` is what
+   * `authenticateConnection` returned), never from something the client merely claims.
    * @default the connection id
    */
-  resolveClientId?: (connection: Connection, request: IncomingMessage) => string | Promise<string>;
+  resolveClientId?: (connection: Connection, request: IncomingMessage, authentication: Record<string, unknown> | undefined) => string | Promise<string>;
   /** Where the client registry lives. @default Redis with a `redis` option, else in-process */
   registryBackend?: MeshClientRegistryBackend<any>;
   /**
@@ -114,10 +182,18 @@ export interface MeshModuleOptions {
    */
   allowClientMetadataWrites?: boolean;
   /**
-   * Let clients read other connections' metadata with `<prefix>/get-connection-metadata`.
+   * Let clients read other connections' whole metadata (`<prefix>/get-connection-metadata`, and
+   * the `present` list of `<prefix>/join-room`). Metadata often holds tokens or e-mail
+   * addresses; prefer `visibleMetadata`, which chooses what others see.
    * @default false
    */
   allowClientMetadataReads?: boolean;
+  /**
+   * What other clients may see of a connection's metadata (see {@link VisibleMetadata}). When set,
+   * it is what they see, whatever `allowClientMetadataReads` says. Neither set: `present` lists
+   * ids only and `<prefix>/get-connection-metadata` is refused.
+   */
+  visibleMetadata?: VisibleMetadata;
   /**
    * Send the messages of unexpected runtime errors (TypeError, ReferenceError, ...) to clients.
    * Off: they are logged and answered as "Internal server error".
@@ -138,7 +214,14 @@ export interface ResolvedMeshOptions
       | 'latencyInterval'
       | 'maxMissedPongs'
       | 'maxPayload'
+      | 'maxPayloadDepth'
+      | 'maxInFlight'
       | 'maxBufferedAmount'
+      | 'maxChannelsPerConnection'
+      | 'maxRoomsPerConnection'
+      | 'maxNameLength'
+      | 'maxHistoryLimit'
+      | 'historyTtl'
       | 'allowClientMetadataWrites'
       | 'allowClientMetadataReads'
       | 'exposeInternalErrors'
@@ -152,7 +235,10 @@ export interface ResolvedMeshOptions
   > {
   port?: number;
   redis?: MeshModuleOptions['redis'];
-  rateLimit?: MeshRateLimitOptions;
+  /** false when turned off. */
+  rateLimit: MeshRateLimitOptions | false;
+  allowedOrigins?: AllowedOrigins;
+  visibleMetadata?: VisibleMetadata;
   authenticateConnection?: AuthenticateConnection;
   resolveClientId?: MeshModuleOptions['resolveClientId'];
   registryBackend?: MeshModuleOptions['registryBackend'];
@@ -168,7 +254,15 @@ export const MESH_OPTION_DEFAULTS = {
   latencyInterval: 5_000,
   maxMissedPongs: 1,
   maxPayload: 1024 * 1024,
-  maxBufferedAmount: 16 * 1024 * 1024,
+  maxPayloadDepth: 64,
+  rateLimit: { limit: 3000, windowMs: 1000 },
+  maxInFlight: 256,
+  maxBufferedAmount: 4 * 1024 * 1024,
+  maxChannelsPerConnection: 128,
+  maxRoomsPerConnection: 128,
+  maxNameLength: 256,
+  maxHistoryLimit: 100,
+  historyTtl: 0,
   allowClientMetadataWrites: false,
   allowClientMetadataReads: false,
   exposeInternalErrors: false,

@@ -14,8 +14,10 @@ export const ErrorCode = {
   TOO_LARGE: 'ETOOLARGE',
   /** The connection is over its rate limit. */
   RATE_LIMIT: 'ERATELIMIT',
-  /** The frame is not a JSON object with a string `command` (or has no usable id). */
+  /** The frame is not a JSON object with a string `command` (or has no usable id, or nests too deep). */
   BAD_FRAME: 'EBADFRAME',
+  /** A per-connection limit was reached: requests in flight, channels subscribed, rooms joined. */
+  LIMIT: 'ELIMIT',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -27,4 +29,5 @@ export const ErrorName = {
   FORBIDDEN: 'ForbiddenError',
   VALIDATION: 'ValidationError',
   PROTOCOL: 'ProtocolError',
+  LIMIT: 'LimitError',
 } as const;

@@ -18,6 +18,9 @@ import { builtinCommands, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFr
 import type { MeshStore } from '../state/mesh-store.interface';
 import { Heartbeat } from './heartbeat';
 import { settleWithin } from '../common/settle-within';
+import { originPolicy, type OriginCheck } from './origin-policy';
+import { RateLimiter } from './rate-limiter';
+import { encodeReply, type ReplyProblem } from './reply-encoder';
 
 /** Frames larger than this many times `maxPayload` are not buffered: the socket is closed (1009). */
 const HARD_LIMIT_FACTOR = 4;
@@ -51,8 +54,13 @@ interface SocketState {
   registered: Promise<boolean>;
   /** `registered` resolved true (checked synchronously on the hot path). */
   ready: boolean;
-  limiter?: { windowStart: number; count: number };
+  limiter?: RateLimiter;
+  /** Requests accepted and not yet answered. */
+  inFlight: number;
 }
+
+/** How much of a too-large frame is read to find its id. */
+const PEEK_BYTES = 512;
 
 /** A request whose connection failed to register gets no reply (the socket is being closed). */
 const NOT_REGISTERED = Symbol('not registered');
@@ -91,6 +99,7 @@ export class MeshTransport {
   private readonly errorCommand: string;
   private readonly invokeResultCommand: string;
   private readonly path: string;
+  private readonly originAllowed: OriginCheck;
   /** Requests accepted and not yet answered (shutdown lets them finish). */
   private readonly requests = new InFlight();
   /** Cleanups of closed sockets still running (shutdown waits for them). */
@@ -124,6 +133,7 @@ export class MeshTransport {
     this.errorCommand = names.error;
     this.invokeResultCommand = names.invokeResult;
     this.path = trimSlash(options.path);
+    this.originAllowed = originPolicy(options.allowedOrigins);
   }
 
   /** Serves the endpoint on an existing HTTP server (the Nest app's). */
@@ -202,6 +212,14 @@ export class MeshTransport {
   private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => undefined);
     if (!this.accepting) return this.refuse(socket, { status: 503, message: 'Server is shutting down' });
+    let originAllowed: boolean;
+    try {
+      originAllowed = (await this.originAllowed(request)) === true;
+    } catch (error) {
+      this.logger.warn(`The allowedOrigins function threw; connection refused: ${(error as Error).message}`);
+      originAllowed = false;
+    }
+    if (!originAllowed) return this.refuse(socket, { status: 403, message: 'Origin not allowed' });
     let metadata: AuthenticationResult;
     if (this.options.authenticateConnection) {
       try {
@@ -215,7 +233,8 @@ export class MeshTransport {
     }
     if (this.held) await this.held;
     if (socket.destroyed || !this.accepting) return;
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, metadata || undefined));
+    const accepted = metadata === true || !metadata ? undefined : metadata;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, accepted));
   }
 
   private refuse(socket: Duplex, { status, message }: Refusal): void {
@@ -227,12 +246,12 @@ export class MeshTransport {
     );
   }
 
-  private onConnection(ws: WebSocket, request: IncomingMessage, metadata: unknown): void {
+  private onConnection(ws: WebSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
     const connection = new Connection(randomUUID(), ws, request, this.store.nodeId, this.options.maxBufferedAmount);
     this.local.add(connection);
     const registered = this.store
       .addConnection(connection.id, metadata)
-      .then(() => this.events.emitConnect(connection))
+      .then(() => this.events.emitConnect(connection, metadata))
       .then(
         () => {
           connection.send(this.assignIdCommand, connection.id);
@@ -245,7 +264,7 @@ export class MeshTransport {
           return false;
         },
       );
-    const state: SocketState = { registered, ready: false, limiter: this.options.rateLimit ? { windowStart: Date.now(), count: 0 } : undefined };
+    const state: SocketState = { registered, ready: false, limiter: this.options.rateLimit ? new RateLimiter(this.options.rateLimit) : undefined, inFlight: 0 };
     void registered.then((ok) => (state.ready = ok));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, state));
     ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
@@ -258,23 +277,40 @@ export class MeshTransport {
   }
 
   private onFrame(connection: Connection, data: Buffer, isBinary: boolean, state: SocketState): void {
-    const { limiter } = state;
-    if (isBinary) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
+    // Every frame counts against the budget, whatever it turns out to be.
+    const verdict = state.limiter ? state.limiter.take() : 'ok';
+    if (verdict === 'abusive') return connection.close(MeshCloseCode.POLICY_VIOLATION, 'Rate limit exceeded');
+    if (isBinary) return this.sendError(connection, this.idOf(data), ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
     if (data.length > this.options.maxPayload) {
-      const id = peekFrameId(data.subarray(0, 256).toString());
+      const id = this.idOf(data);
       return this.sendError(connection, id, ErrorCode.TOO_LARGE, `Frame of ${data.length} bytes is over the limit of ${this.options.maxPayload} bytes`);
     }
-    const decoded = decodeFrame(data.toString());
-    if (!decoded.ok) return this.sendError(connection, decoded.id, ErrorCode.BAD_FRAME, decoded.reason);
+    const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
+    if (!decoded.ok) {
+      // An invoke answer that cannot be taken fails that invoke now rather than at its deadline.
+      if (decoded.command === this.invokeResultCommand && decoded.id !== undefined) {
+        return this.invoker.handleResult(connection, decoded.id, { error: `The client's answer was refused: ${decoded.reason}`, code: ErrorCode.BAD_FRAME, name: ErrorName.PROTOCOL });
+      }
+      return this.sendError(connection, decoded.id, ErrorCode.BAD_FRAME, decoded.reason);
+    }
     const { id, command, payload } = decoded.frame;
+    if (command.length > this.options.maxNameLength) {
+      return this.sendError(connection, id, ErrorCode.BAD_FRAME, `Command name of ${command.length} characters is over the limit of ${this.options.maxNameLength}`);
+    }
+    // Answers to what this node asked for are taken even over the limit (they still counted).
     if (this.heartbeat.handle(connection, command)) return;
     if (command === this.invokeResultCommand && id !== undefined) return this.invoker.handleResult(connection, id, payload);
-    if (limiter && this.overLimit(limiter)) {
-      const { limit, windowMs } = this.options.rateLimit!;
+    if (verdict === 'over') {
+      const { limit, windowMs } = this.options.rateLimit as { limit: number; windowMs: number };
       return this.sendError(connection, id, ErrorCode.RATE_LIMIT, `Rate limit of ${limit} frames per ${windowMs} ms exceeded`, ErrorName.PROTOCOL, command);
     }
     if (id === undefined) return this.sendError(connection, undefined, ErrorCode.BAD_FRAME, `Request "${command}" has no "id"`);
     if (this.draining) return this.sendError(connection, id, ErrorCode.SERVER, 'Server is shutting down; retry on another node', 'ShutdownError', command);
+    if (state.inFlight >= this.options.maxInFlight) {
+      const message = `Too many requests in flight on this connection (limit ${this.options.maxInFlight}); wait for replies before sending more`;
+      return this.sendError(connection, id, ErrorCode.LIMIT, message, ErrorName.LIMIT, command);
+    }
+    state.inFlight++;
     this.requests.start();
     // Once the connection is registered (nearly always), a request goes straight to the dispatcher.
     const result = state.ready
@@ -282,24 +318,30 @@ export class MeshTransport {
       : state.registered.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED));
     result.then(
       (reply) => {
-        if (reply !== NOT_REGISTERED) connection.sendRaw(encodeFrame(CommandDispatcher.reply(id, command, reply)));
+        if (reply !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, reply, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
+        state.inFlight--;
         this.requests.finish();
       },
       (error: Error) => {
         this.logger.error(error.message, error.stack);
+        state.inFlight--;
         this.requests.finish();
       },
     );
   }
 
-  private overLimit(limiter: { windowStart: number; count: number }): boolean {
-    const { limit, windowMs } = this.options.rateLimit!;
-    const now = Date.now();
-    if (now - limiter.windowStart >= windowMs) {
-      limiter.windowStart = now;
-      limiter.count = 0;
+  private replyProblem(command: string, problem: ReplyProblem): void {
+    if (problem.kind === 'unencodable') this.logger.error(`The reply to "${command}" could not be encoded as JSON: ${problem.error.message}`);
+    else this.logger.warn(`The reply to "${command}" (${problem.bytes} bytes) is over maxBufferedAmount; answered ETOOLARGE`);
+  }
+
+  /** The id of a frame that will not be handled (binary, or too large), when it can be read. */
+  private idOf(data: Buffer): FrameId | undefined {
+    if (data.length <= this.options.maxPayload) {
+      const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
+      return decoded.ok ? decoded.frame.id : decoded.id;
     }
-    return ++limiter.count > limit;
+    return peekFrameId(data.subarray(0, PEEK_BYTES).toString(), data.subarray(data.length - PEEK_BYTES).toString());
   }
 
   /** An error reply to a request (echoing its command when known), or an `<prefix>/error` push when it had no id. */

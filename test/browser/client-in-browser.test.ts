@@ -42,7 +42,8 @@ describe('MeshClient in a real browser', () => {
     });
     await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
-    t = await startApp({ mesh: { keyPrefix: uniquePrefix() } });
+    // The page comes from another port, so another origin: the endpoint must allow it by name.
+    t = await startApp({ mesh: { keyPrefix: uniquePrefix(), allowedOrigins: [new URL(pageUrl).origin] } });
     t.mesh.registerCommand('echo', (ctx) => `echo: ${String(ctx.payload)}`);
     t.mesh.registerCommand('shout', async (ctx) => {
       await t.mesh.broadcast('announcement', { text: String(ctx.payload).toUpperCase() });

@@ -76,7 +76,7 @@ describe('transport: frames the server cannot answer normally', () => {
   it('EBADFRAME for an id that is neither a number nor a string', async () => {
     client.sendText(JSON.stringify({ id: { nested: true }, command: 'echo' }));
     const frame = await client.waitFor((f) => f.command === 'mesh/error');
-    expect(frame.payload).toMatchObject({ code: 'EBADFRAME', error: 'Frame "id" must be a number or a string' });
+    expect(frame.payload).toMatchObject({ code: 'EBADFRAME', error: 'Frame "id" must be a number or a string of at most 200 characters' });
     await stillWorks();
   });
 
