@@ -11,7 +11,7 @@ import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
 import { MESH_STORE } from './mesh.constants';
-import { encodeFrame } from './protocol';
+import { encodeFrame, isValidCloseCode } from './protocol';
 import { roomName, RoomManager } from './rooms/room-manager';
 import type { MeshStore } from './state/mesh-store.interface';
 import { MeshTransport } from './transport/mesh-transport';
@@ -25,6 +25,8 @@ export interface BroadcastOptions {
 export interface PublishOptions {
   /** Keep the last N messages of the channel for `historyLimit` subscribers. @default 0 */
   history?: number;
+  /** Drop the channel's history this many ms after its last publish (0: keep). @default the `historyTtl` module option */
+  historyTtl?: number;
 }
 
 export type ChannelGuard = ExposureGuard;
@@ -32,7 +34,11 @@ export type RoomGuard = ExposureGuard;
 
 function eventFrame(event: string, payload: unknown): string {
   if (typeof event !== 'string' || event.length === 0) throw new TypeError('An event name must be a non-empty string');
-  return encodeFrame(payload === undefined ? { command: event } : { command: event, payload });
+  try {
+    return encodeFrame(payload === undefined ? { command: event } : { command: event, payload });
+  } catch (error) {
+    throw new TypeError(`The payload of event "${event.slice(0, 100)}" cannot be encoded as JSON: ${(error as Error).message}`);
+  }
 }
 
 function excludedIds(exclude: BroadcastOptions['exclude']): string[] {
@@ -102,7 +108,11 @@ export class MeshServer {
     return this.registry.unregister(name);
   }
 
-  /** Adds a middleware that runs before every user command, before the command's own. */
+  /**
+   * Adds a middleware that runs before every command a client sends, built-in ones included
+   * (`ctx.command` is then e.g. `mesh/subscribe-channel`), and before a user command's own
+   * middlewares. Heartbeat answers (`pong`, `latency:response`) and invoke results do not run it.
+   */
   addMiddleware(middleware: MeshMiddlewareFn): void {
     this.registry.addMiddleware(middleware);
   }
@@ -140,14 +150,18 @@ export class MeshServer {
     await this.router.broadcast(eventFrame(event, payload), excludedIds(options.exclude));
   }
 
-  /** Closes connections on any node. */
+  /** Closes connections on any node; `code` must be 1000–1003, 1007–1014 or 3000–4999 (else a RangeError, and nothing closes). */
   async disconnect(connections: ConnectionRef | ConnectionRef[], code = 1000): Promise<void> {
+    if (!isValidCloseCode(code)) throw new RangeError(`disconnect: invalid WebSocket close code ${String(code)} (use 1000-1003, 1007-1014 or 3000-4999)`);
     await this.router.close((Array.isArray(connections) ? connections : [connections]).map(connectionId), code);
   }
 
   // ---- rooms ----------------------------------------------------------------------------
 
-  /** Adds a connection (on any node) to a room. False if the connection is not connected. */
+  /**
+   * Adds a connection (on any node) to a room. False if the connection is not connected. Throws
+   * `MeshLimitError` (`ELIMIT`) when it is in `maxRoomsPerConnection` rooms already.
+   */
   addToRoom(room: string, connection: ConnectionRef): Promise<boolean> {
     return this.rooms.join(roomName(room), connectionId(connection));
   }
@@ -198,6 +212,14 @@ export class MeshServer {
     this.rooms.expose(pattern, guard);
   }
 
+  /**
+   * Whether a connection may join a room itself: the name is exposed with `exposeRoom`, within
+   * `maxNameLength`, and its guard allows. A command that joins rooms named by clients should ask first.
+   */
+  canJoinRoom(connection: Connection, room: unknown): Promise<boolean> {
+    return this.rooms.mayJoin(connection, room);
+  }
+
   // ---- channels -------------------------------------------------------------------------
 
   /**
@@ -209,11 +231,22 @@ export class MeshServer {
   }
 
   /**
+   * Whether a connection may subscribe to a channel: the name is exposed with `exposeChannel`,
+   * not internal, within `maxNameLength`, and its guard allows. A command that publishes to
+   * channels named by clients should ask first (publishing where one may not read is rarely meant).
+   */
+  canAccessChannel(connection: Connection, channel: unknown): Promise<boolean> {
+    return this.channels.mayAccess(connection, channel);
+  }
+
+  /**
    * Publishes a message on a channel (a raw Redis channel: other Redis clients may publish on it
-   * too). Non-strings are JSON-encoded. With `history`, the last N messages are kept.
+   * too). Non-strings are JSON-encoded. With `history`, the last N messages are kept (for
+   * `historyTtl` ms after the last publish, when set). Channels under the key prefix are internal:
+   * publishing there throws `MeshForbiddenError`.
    */
   publish(channel: string, message: unknown, options: PublishOptions = {}): Promise<void> {
-    return this.channels.publish(channel, message, options.history ?? 0);
+    return this.channels.publish(channel, message, options.history ?? 0, options.historyTtl);
   }
 
   /** The seed's name for `publish(channel, message, { history })`. */
@@ -223,6 +256,6 @@ export class MeshServer {
 
   /** The newest `limit` messages kept for a channel, newest first. */
   getChannelHistory(channel: string, limit = 50): Promise<string[]> {
-    return this.channels.history(channel, limit);
+    return this.channels.history(channel, limit, Infinity);
   }
 }

@@ -5,7 +5,8 @@ import { toWire } from '../connection/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { builtinCommands, encodeFrame } from '../protocol';
+import { MeshForbiddenError } from '../errors';
+import { builtinCommands, encodeFrame, ErrorCode, ErrorName, type ErrorPayload } from '../protocol';
 import type { MeshStore } from '../state/mesh-store.interface';
 
 export interface ChannelSubscribeResult {
@@ -38,31 +39,41 @@ export class ChannelManager {
     this.exposures.add(pattern, guard);
   }
 
-  /** Internal channels (under the key prefix) are never exposed, whatever the patterns say. */
+  /** Internal channels live under the key prefix (never empty); no user channel may start with it. */
+  isInternal(channel: string): boolean {
+    return channel.startsWith(this.options.keyPrefix);
+  }
+
+  /** A name a client may use: a non-empty string within `maxNameLength`, outside the internal namespace. */
   private isValidName(channel: unknown): channel is string {
-    return typeof channel === 'string' && channel.length > 0 && !(this.options.keyPrefix && channel.startsWith(this.options.keyPrefix));
+    return typeof channel === 'string' && channel.length > 0 && channel.length <= this.options.maxNameLength && !this.isInternal(channel);
   }
 
   async mayAccess(connection: Connection, channel: unknown): Promise<boolean> {
     return this.isValidName(channel) && this.exposures.allows(connection, channel);
   }
 
-  async subscribe(connection: Connection, channel: unknown, historyLimit: unknown): Promise<ChannelSubscribeResult> {
+  async subscribe(connection: Connection, channel: unknown, historyLimit: unknown): Promise<ChannelSubscribeResult | ErrorPayload> {
     if (!(await this.mayAccess(connection, channel))) return { success: false, history: [] };
     const name = channel as string;
     if (!connection.isOpen) return { success: false, history: [] };
+    let mine = this.channelsOf.get(connection);
+    if (!mine?.has(name) && (mine?.size ?? 0) >= this.options.maxChannelsPerConnection) {
+      const error = `This connection is subscribed to ${this.options.maxChannelsPerConnection} channels, the most allowed (maxChannelsPerConnection)`;
+      return { error, code: ErrorCode.LIMIT, name: ErrorName.LIMIT };
+    }
     let set = this.subscribers.get(name);
     if (!set) this.subscribers.set(name, (set = new Set()));
     set.add(connection);
-    let mine = this.channelsOf.get(connection);
     if (!mine) this.channelsOf.set(connection, (mine = new Set()));
     mine.add(name);
     await this.sync(name);
     return { success: true, history: await this.history(name, historyLimit) };
   }
 
-  async history(channel: string, limit: unknown): Promise<string[]> {
-    const n = typeof limit === 'number' && Number.isFinite(limit) ? Math.min(Math.floor(limit), 10_000) : 0;
+  /** The newest `limit` messages (at most `maxHistoryLimit` when a client asks), newest first. */
+  async history(channel: string, limit: unknown, cap = this.options.maxHistoryLimit): Promise<string[]> {
+    const n = typeof limit === 'number' && Number.isFinite(limit) ? Math.min(Math.floor(limit), cap) : 0;
     return n > 0 ? this.store.getChannelHistory(channel, n) : [];
   }
 
@@ -92,11 +103,18 @@ export class ChannelManager {
     for (const connection of set) connection.sendRaw(frame);
   }
 
-  async publish(channel: string, message: unknown, history = 0): Promise<void> {
+  /**
+   * Publishes on a user channel. Names under the key prefix are refused: the nodes' own channels
+   * live there, and a message on them would be taken as a node message.
+   */
+  async publish(channel: string, message: unknown, history = 0, historyTtl = this.options.historyTtl): Promise<void> {
     if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('publish: the channel must be a non-empty string');
+    if (this.isInternal(channel)) throw new MeshForbiddenError(`publish: channel "${channel.slice(0, 100)}" is internal (it starts with the key prefix "${this.options.keyPrefix}")`);
     if (!Number.isInteger(history) || history < 0) throw new TypeError('publish: history must be a non-negative integer');
+    if (!Number.isInteger(historyTtl) || historyTtl < 0) throw new TypeError('publish: historyTtl must be a non-negative integer (ms)');
     const text = typeof message === 'string' ? message : JSON.stringify(message);
-    await this.store.publishChannel(channel, text, history);
+    if (typeof text !== 'string') throw new TypeError('publish: the message must be a string or a JSON value');
+    await this.store.publishChannel(channel, text, history, historyTtl);
   }
 
   /** Brings the node's store subscription in line with its local subscribers, one change at a time per channel. */

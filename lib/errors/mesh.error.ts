@@ -31,6 +31,19 @@ export class MeshValidationError extends MeshError {
   }
 }
 
+/** Answered as `ELIMIT`: a per-connection limit (rooms, channels, requests in flight) was reached. */
+export class MeshLimitError extends MeshError {
+  constructor(message: string) {
+    super(message, ErrorCode.LIMIT);
+    this.name = ErrorName.LIMIT;
+  }
+
+  /** A connection is in the most rooms allowed. */
+  static rooms(connectionId: string, maxRooms: number): MeshLimitError {
+    return new MeshLimitError(`Connection ${connectionId} is in ${maxRooms} rooms already, the most allowed (maxRoomsPerConnection)`);
+  }
+}
+
 /** Thrown at start-up for options or registrations that cannot work. */
 export class MeshConfigurationError extends Error {
   readonly code = 'ECONFIG';

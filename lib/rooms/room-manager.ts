@@ -3,6 +3,8 @@ import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../connection/exposure-list';
 import { MessageRouter } from '../delivery/message-router';
 import { MESH_STORE } from '../mesh.constants';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import type { MeshStore } from '../state/mesh-store.interface';
 
 export function roomName(room: unknown): string {
@@ -10,10 +12,13 @@ export function roomName(room: unknown): string {
   return room;
 }
 
-/** A member of a room as `<prefix>/join-room` reports it. */
+/**
+ * A member of a room as `<prefix>/join-room` reports it: its id, and its metadata only as far as
+ * the `visibleMetadata` / `allowClientMetadataReads` options let other clients see it.
+ */
 export interface RoomPresence {
   id: string;
-  metadata: unknown;
+  metadata?: unknown;
 }
 
 /** Rooms shared by every node, and which of them clients may join themselves. */
@@ -23,12 +28,16 @@ export class RoomManager {
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly router: MessageRouter,
   ) {}
 
-  /** Adds a connection (on any node) to a room; false if it is not connected. */
+  /**
+   * Adds a connection (on any node) to a room; false if it is not connected. Throws
+   * `MeshLimitError` when it is in `maxRoomsPerConnection` rooms already.
+   */
   async join(room: string, connectionId: string): Promise<boolean> {
-    const owner = await this.store.addToRoom(room, connectionId);
+    const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
     if (owner === null) return false;
     await this.router.membershipChanged('j', room, connectionId, owner);
     return true;
@@ -52,17 +61,37 @@ export class RoomManager {
     this.exposures.add(pattern, guard);
   }
 
+  /** A room a client may use: a name within `maxNameLength` that is exposed, and whose guard allows. */
   async mayJoin(connection: Connection, room: unknown): Promise<boolean> {
-    return typeof room === 'string' && room.length > 0 && this.exposures.allows(connection, room);
+    return typeof room === 'string' && room.length > 0 && room.length <= this.options.maxNameLength && this.exposures.allows(connection, room);
   }
 
-  /** `<prefix>/join-room`: joins if the room is exposed and its guard allows, and lists who is there. */
+  /**
+   * `<prefix>/join-room`: joins if the room is exposed and its guard allows, and lists who is
+   * there. If the list cannot be read, the join is undone, so a client is never a member while
+   * told it failed.
+   */
   async clientJoin(connection: Connection, room: unknown): Promise<{ success: true; present: RoomPresence[] } | { success: false }> {
     if (!(await this.mayJoin(connection, room))) return { success: false };
     const name = room as string;
     if (!(await this.join(name, connection.id))) return { success: false };
-    const members = await this.store.getRoomMembers(name);
-    const present = (await this.store.getAllMetadata(members)).map(([id, metadata]) => ({ id, metadata }));
-    return { success: true, present };
+    try {
+      return { success: true, present: await this.present(name) };
+    } catch (error) {
+      await this.leave(name, connection.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Who is in a room, with what other clients may see of their metadata. */
+  private async present(room: string): Promise<RoomPresence[]> {
+    const members = await this.store.getRoomMembers(room);
+    const { visibleMetadata, allowClientMetadataReads } = this.options;
+    if (!visibleMetadata && !allowClientMetadataReads) return members.map((id) => ({ id }));
+    return (await this.store.getAllMetadata(members)).map(([id, metadata]) => {
+      if (!visibleMetadata) return { id, metadata };
+      const visible = metadata === null ? undefined : visibleMetadata(metadata, id);
+      return visible === undefined ? { id } : { id, metadata: visible };
+    });
   }
 }

@@ -1,4 +1,5 @@
 import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
+import { MeshLimitError } from '../errors';
 
 /**
  * State for a single process, used when no `redis` option is given (like Socket.IO's default
@@ -12,7 +13,8 @@ export class MemoryMeshStore implements MeshStore {
   private readonly rooms = new Map<string, Set<string>>();
   private readonly connectionRooms = new Map<string, Set<string>>();
   private readonly roomMetadata = new Map<string, string>();
-  private readonly history = new Map<string, string[]>();
+  private readonly history = new Map<string, { messages: string[]; expiresAt: number }>();
+  private historyWrites = 0;
   private readonly channels = new Set<string>();
 
   async start(listener: MeshStoreListener): Promise<void> {
@@ -100,12 +102,13 @@ export class MemoryMeshStore implements MeshStore {
     return pairs;
   }
 
-  async addToRoom(room: string, connectionId: string): Promise<string | null> {
+  async addToRoom(room: string, connectionId: string, maxRooms = Infinity): Promise<string | null> {
     if (!this.connections.has(connectionId)) return null;
+    let rooms = this.connectionRooms.get(connectionId);
+    if (maxRooms > 0 && !rooms?.has(room) && (rooms?.size ?? 0) >= maxRooms) throw MeshLimitError.rooms(connectionId, maxRooms);
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
     members.add(connectionId);
-    let rooms = this.connectionRooms.get(connectionId);
     if (!rooms) this.connectionRooms.set(connectionId, (rooms = new Set()));
     rooms.add(room);
     return this.nodeId;
@@ -159,16 +162,33 @@ export class MemoryMeshStore implements MeshStore {
     this.deliverLater(() => this.listener?.onNodeMessage(message));
   }
 
-  async publishChannel(channel: string, message: string, history = 0): Promise<void> {
+  async publishChannel(channel: string, message: string, history = 0, historyTtlMs = 0): Promise<void> {
     if (history > 0) {
-      const list = [message, ...(this.history.get(channel) ?? [])].slice(0, history);
-      this.history.set(channel, list);
+      const kept = this.liveHistory(channel);
+      // As in Redis: a push keeps the expiry a list already has; a TTL given now replaces it.
+      const expiresAt = historyTtlMs > 0 ? Date.now() + historyTtlMs : (kept?.expiresAt ?? Infinity);
+      this.history.set(channel, { messages: [message, ...(kept?.messages ?? [])].slice(0, history), expiresAt });
+      if (++this.historyWrites % 1000 === 0) this.dropExpiredHistory();
     }
     if (this.channels.has(channel)) this.deliverLater(() => this.listener?.onChannelMessage(channel, message));
   }
 
   async getChannelHistory(channel: string, limit: number): Promise<string[]> {
-    return limit > 0 ? (this.history.get(channel) ?? []).slice(0, limit) : [];
+    return limit > 0 ? (this.liveHistory(channel)?.messages ?? []).slice(0, limit) : [];
+  }
+
+  private liveHistory(channel: string): { messages: string[]; expiresAt: number } | undefined {
+    const entry = this.history.get(channel);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.history.delete(channel);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private dropExpiredHistory(): void {
+    const now = Date.now();
+    for (const [channel, entry] of this.history) if (entry.expiresAt <= now) this.history.delete(channel);
   }
 
   async subscribeChannel(channel: string): Promise<void> {

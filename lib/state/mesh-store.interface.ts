@@ -77,8 +77,12 @@ export interface MeshStore {
   /** Metadata of the given connections, or of all connections, as `[id, metadata]` pairs. */
   getAllMetadata(connectionIds?: string[]): Promise<Array<[string, unknown]>>;
 
-  /** Adds a registered connection to a room; resolves with its node, or null if it is not registered. */
-  addToRoom(room: string, connectionId: string): Promise<string | null>;
+  /**
+   * Adds a registered connection to a room; resolves with its node, or null if it is not
+   * registered. With `maxRooms`, a connection already in that many rooms is not added (joining a
+   * room it is in again succeeds): rejects with `MeshLimitError`. Atomic.
+   */
+  addToRoom(room: string, connectionId: string, maxRooms?: number): Promise<string | null>;
   /** Removes a connection from a room; resolves with its node if it was a member (else null). */
   removeFromRoom(room: string, connectionId: string): Promise<string | null>;
   isInRoom(room: string, connectionId: string): Promise<boolean>;
@@ -95,8 +99,11 @@ export interface MeshStore {
   publishToNode(nodeId: string, message: string): Promise<number>;
   /** Delivers a message to every node's `onNodeMessage`, this one included. */
   publishToAll(message: string): Promise<void>;
-  /** Publishes on a user channel; with `history > 0` keeps the last `history` messages. */
-  publishChannel(channel: string, message: string, history?: number): Promise<void>;
+  /**
+   * Publishes on a user channel; with `history > 0` keeps the last `history` messages, for
+   * `historyTtlMs` after this publish when it is above 0 (else until trimmed).
+   */
+  publishChannel(channel: string, message: string, history?: number, historyTtlMs?: number): Promise<void>;
   /** The newest `limit` messages kept for a channel, newest first. */
   getChannelHistory(channel: string, limit: number): Promise<string[]>;
   /** Starts receiving a user channel on this node. */

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { MeshConfigurationError } from '../errors';
+import { MeshConfigurationError, MeshLimitError } from '../errors';
 import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
 import * as scripts from './redis-scripts';
 
@@ -277,8 +277,10 @@ export class RedisMeshStore implements MeshStore {
     return pairs;
   }
 
-  async addToRoom(room: string, connectionId: string): Promise<string | null> {
-    return (await this.run<string>('meshAddToRoom', room, connectionId)) || null;
+  async addToRoom(room: string, connectionId: string, maxRooms = 0): Promise<string | null> {
+    const result = await this.run<string | number>('meshAddToRoom', room, connectionId, Number.isFinite(maxRooms) ? maxRooms : 0);
+    if (result === 0) throw MeshLimitError.rooms(connectionId, maxRooms);
+    return (result as string) || null;
   }
 
   async removeFromRoom(room: string, connectionId: string): Promise<string | null> {
@@ -318,10 +320,12 @@ export class RedisMeshStore implements MeshStore {
     await this.redis.publish(this.broadcastChannel, message);
   }
 
-  async publishChannel(channel: string, message: string, history = 0): Promise<void> {
+  async publishChannel(channel: string, message: string, history = 0, historyTtlMs = 0): Promise<void> {
     if (history > 0) {
       const key = this.key(`history:${channel}`);
-      await this.redis.multi().lpush(key, message).ltrim(key, 0, history - 1).publish(channel, message).exec();
+      const tx = this.redis.multi().lpush(key, message).ltrim(key, 0, history - 1);
+      if (historyTtlMs > 0) tx.pexpire(key, historyTtlMs);
+      await tx.publish(channel, message).exec();
     } else {
       await this.redis.publish(channel, message);
     }

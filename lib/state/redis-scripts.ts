@@ -115,13 +115,19 @@ redis.call('HSET', p .. 'connection-meta', id, ARGV[4])
 return 1
 `;
 
-/** ARGV: prefix, room, connectionId. Returns the connection's node, or '' if it is not registered. */
+/**
+ * ARGV: prefix, room, connectionId, most rooms per connection (0: no limit). Returns the
+ * connection's node, '' if it is not registered, or 0 if it is in the most rooms allowed already
+ * (joining a room it is in again always succeeds).
+ */
 export const ADD_TO_ROOM = `
-local p, room, id = ARGV[1], ARGV[2], ARGV[3]
+local p, room, id, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local node = redis.call('HGET', p .. 'connections', id)
 if not node then return '' end
+local roomsKey = p .. 'connection:' .. id .. ':rooms'
+if most > 0 and redis.call('SISMEMBER', roomsKey, room) == 0 and redis.call('SCARD', roomsKey) >= most then return 0 end
 redis.call('SADD', p .. 'room:' .. room, id)
-redis.call('SADD', p .. 'connection:' .. id .. ':rooms', room)
+redis.call('SADD', roomsKey, room)
 return node
 `;
 
@@ -144,14 +150,15 @@ return 1
 
 /**
  * ARGV: prefix, then optional connection ids (all connections when none). Returns
- * { id1, meta1 or false, ... } for registered connections.
+ * { id1, meta1 or '', ... } for registered connections. Ids are read in chunks of 1000: Lua's
+ * `unpack` fails on a few thousand values at once.
  */
 export const METADATA_OF = `
 local p = ARGV[1]
-local ids
-if #ARGV > 1 then ids = { unpack(ARGV, 2) } else ids = redis.call('HKEYS', p .. 'connections') end
+local ids, first
+if #ARGV > 1 then ids, first = ARGV, 2 else ids, first = redis.call('HKEYS', p .. 'connections'), 1 end
 local out = {}
-for i = 1, #ids, 1000 do
+for i = first, #ids, 1000 do
   local chunk = { unpack(ids, i, math.min(i + 999, #ids)) }
   local owners = redis.call('HMGET', p .. 'connections', unpack(chunk))
   local metas = redis.call('HMGET', p .. 'connection-meta', unpack(chunk))
