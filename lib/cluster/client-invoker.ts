@@ -24,13 +24,19 @@ export class ClientInvoker {
   invoke(connection: Connection, clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
     if (!connection.isOpen) return Promise.reject(new ClientDisconnectedError(clientId));
     const id = `inv-${(++this.counter).toString(36)}`;
+    let frame: string;
+    try {
+      frame = encodeFrame({ id, command: this.invokeCommand, payload: { type, data } });
+    } catch (error) {
+      return Promise.reject(new TypeError(`The data of invoke "${type}" cannot be encoded as JSON: ${(error as Error).message}`));
+    }
     const answer = this.pending.wait(
       id,
       timeoutMs,
       () => new MeshRequestTimeoutError(`Client ${clientId} did not answer "${type}" within ${timeoutMs} ms`),
       { connection, clientId },
     );
-    if (!connection.sendRaw(encodeFrame({ id, command: this.invokeCommand, payload: { type, data } }))) {
+    if (!connection.sendRaw(frame)) {
       this.pending.settle(id, undefined, new ClientDisconnectedError(clientId));
     }
     return answer;

@@ -62,7 +62,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     events: ConnectionEvents,
     membership: NodeMembership,
   ) {
-    events.onConnect((connection) => this.attach(connection));
+    events.onConnect((connection, authentication) => this.attach(connection, authentication));
     events.onDisconnect((connection) => this.detach(connection));
     bus.registerHandler(INVOKE, (d: { clientId: string; type: string; data: unknown }, _from, timeoutMs) => this.invokeForPeer(d.clientId, d.type, d.data, timeoutMs));
     bus.registerHandler(KICK, (d: { clientId: string; epoch: number }) => this.kick(d.clientId, d.epoch));
@@ -211,8 +211,8 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     return this.bus.broadcast(type, data, options);
   }
 
-  private async attach(connection: Connection): Promise<void> {
-    const clientId = this.options.resolveClientId ? await this.options.resolveClientId(connection, connection.request) : connection.id;
+  private async attach(connection: Connection, authentication: Record<string, unknown> | undefined): Promise<void> {
+    const clientId = this.options.resolveClientId ? await this.options.resolveClientId(connection, connection.request, authentication) : connection.id;
     if (typeof clientId !== 'string' || clientId === '') throw new Error(`resolveClientId returned ${JSON.stringify(clientId)}; expected a non-empty string`);
     // Once the registry names this node, an invoke may arrive before the socket is in
     // `byClientId`; it waits for this registration (see `localConnection`).

@@ -61,14 +61,21 @@ export class NodeBus {
     let reply: { data?: unknown; error?: SerializedError };
     try {
       const { type, data, timeoutMs } = JSON.parse(body) as { type: string; data: unknown; timeoutMs: number };
-      const handler = this.handlers.get(type);
-      if (!handler) throw new MeshNoHandlerError(type);
-      reply = { data: await handler(data, origin, timeoutMs) };
+      const handler = typeof type === 'string' ? this.handlers.get(type) : undefined;
+      if (!handler) throw new MeshNoHandlerError(String(type));
+      reply = { data: await handler(data, origin, typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : 1) };
     } catch (error) {
       reply = { error: serializeError(error) };
     }
+    let text: string;
     try {
-      await this.router.publishEnvelope(origin, encodeEnvelope('r', this.store.nodeId, [requestId], JSON.stringify(reply)));
+      text = JSON.stringify(reply);
+    } catch (error) {
+      // A result JSON cannot carry (a BigInt from clientInvokeFn, say): the caller gets an error, not a timeout.
+      text = JSON.stringify({ error: serializeError(new Error(`The answer to node ${origin} could not be encoded as JSON: ${(error as Error).message}`)) });
+    }
+    try {
+      await this.router.publishEnvelope(origin, encodeEnvelope('r', this.store.nodeId, [requestId], text));
     } catch (error) {
       this.logger.warn(`Could not answer node ${origin}: ${(error as Error).message}`);
     }

@@ -26,13 +26,24 @@ export class MessageRouter {
     this.envelopeHandlers.set(kind, handler);
   }
 
-  /** Handles an envelope another node (or this one) published. */
+  /**
+   * Handles an envelope another node (or this one) published. Runs inside the Redis client's
+   * message callback: a bad envelope is dropped and logged, and nothing it causes is thrown there.
+   */
   handleNodeMessage(text: string): void {
     const envelope = decodeEnvelope(text);
     if (!envelope) {
-      this.logger.warn(`Ignored a malformed node message (${text.slice(0, 40)}...)`);
+      this.logger.warn(`Dropped a malformed node message (${JSON.stringify(text.slice(0, 60))}...)`);
       return;
     }
+    try {
+      this.dispatch(envelope);
+    } catch (error) {
+      this.logger.error(`A node message of kind "${envelope.kind}" from node ${envelope.origin} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private dispatch(envelope: NodeEnvelope): void {
     const { kind, origin, ids, body } = envelope;
     if (kind === 's') {
       const wire = toWire(body, ids.length);
@@ -40,7 +51,7 @@ export class MessageRouter {
     } else if (kind === 'a') {
       if (origin !== this.store.nodeId) this.sendToAllLocal(body, ids);
     } else if (kind === 'x') {
-      for (const id of ids) this.local.get(id)?.close(Number(body) || undefined);
+      for (const id of ids) this.local.get(id)?.close(Number(body));
     } else if (kind === 'm') {
       const decoded = decodeRoomBody(body);
       if (decoded && origin !== this.store.nodeId) this.sendToLocalRoom(decoded.room, decoded.frame, ids);
@@ -116,8 +127,11 @@ export class MessageRouter {
    */
   async membershipChanged(change: 'j' | 'l', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
     if (ownerNodeId === this.store.nodeId) {
-      if (change === 'j') this.localRooms.join(room, connectionId);
-      else this.localRooms.leave(room, connectionId);
+      // As for a join sent by another node: a socket that closed meanwhile is not indexed (its
+      // cleanup already ran, or will remove the stored membership).
+      if (change === 'j') {
+        if (this.local.get(connectionId)) this.localRooms.join(room, connectionId);
+      } else this.localRooms.leave(room, connectionId);
       return;
     }
     await this.store.publishToNode(ownerNodeId, encodeEnvelope(change, this.store.nodeId, [connectionId], room));
@@ -155,6 +169,11 @@ export class MessageRouter {
       } while (this.resyncAgain);
     })().finally(() => (this.resyncing = undefined));
     return this.resyncing;
+  }
+
+  /** This node's own members of a room, as its index has them (for diagnostics and tests). */
+  localMembers(room: string): string[] {
+    return [...(this.localRooms.membersOf(room) ?? [])];
   }
 
   /** A local connection closed. */
