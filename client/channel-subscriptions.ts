@@ -10,6 +10,9 @@ interface Channel {
 export class ChannelSubscriptions {
   private readonly channels = new Map<string, Channel>();
 
+  /** `onCallbackError` hears about a callback that threw; the other callbacks still run. */
+  constructor(private readonly onCallbackError: (channel: string, error: unknown) => void) {}
+
   add(name: string, callback: ChannelCallback, historyLimit?: number): void {
     const channel = this.channels.get(name) ?? { callbacks: new Set<ChannelCallback>() };
     channel.callbacks.add(callback);
@@ -29,7 +32,14 @@ export class ChannelSubscriptions {
 
   deliver(name: string, message: string): void {
     const channel = this.channels.get(name);
-    if (channel) for (const callback of [...channel.callbacks]) callback(message);
+    if (!channel) return;
+    for (const callback of [...channel.callbacks]) {
+      try {
+        callback(message);
+      } catch (error) {
+        this.onCallbackError(name, error);
+      }
+    }
   }
 
   /** What to send again after a reconnect. */

@@ -14,6 +14,10 @@ export const MeshClientErrorCode = {
   UNSUPPORTED: 'EUNSUPPORTED',
   /** An invoke handler (`client.handle`) threw an error without a string `code` of its own. */
   HANDLER: 'EHANDLER',
+  /** An event listener or a channel callback threw (reported as an `error` event). */
+  LISTENER: 'ELISTENER',
+  /** After a reconnect, the server refused a channel or room the client had (its guard now says no). */
+  RESUBSCRIBE: 'ERESUBSCRIBE',
 } as const;
 
 /** Base class of every error the client throws or rejects with. */
@@ -92,5 +96,34 @@ export class MeshCommandError extends MeshClientError {
 export class MeshUnsupportedError extends MeshClientError {
   constructor(message: string) {
     super(message, MeshClientErrorCode.UNSUPPORTED, 'UnsupportedError');
+  }
+}
+
+/**
+ * An event listener or channel callback threw. The client catches it, so that one bad callback
+ * neither skips the others nor escapes the socket's message handler, and reports it as an `error`
+ * event (printed with `console.error` when nothing listens for `error`).
+ */
+export class MeshListenerError extends MeshClientError {
+  constructor(
+    /** The event, or `channel:<name>` for a channel callback. */
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super(`A listener for "${event}" threw: ${cause instanceof Error ? cause.message : String(cause)}`, MeshClientErrorCode.LISTENER, 'ListenerError', { cause });
+  }
+}
+
+/**
+ * After a reconnect the server refused a channel subscription or a room the client had (its guard
+ * now says no, or the name is no longer exposed). The client dropped it and stops renewing it.
+ */
+export class MeshResubscribeError extends MeshClientError {
+  constructor(
+    readonly kind: 'channel' | 'room',
+    /** The channel or room name. */
+    readonly target: string,
+  ) {
+    super(`After reconnecting, the server refused ${kind} "${target}"; it was dropped`, MeshClientErrorCode.RESUBSCRIBE, 'ResubscribeError');
   }
 }

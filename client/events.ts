@@ -16,8 +16,13 @@ interface Registration {
   once: boolean;
 }
 
+/** Hears about a listener that threw (the emitter itself never rethrows). */
+export type ListenerErrorHandler = (event: string, error: unknown) => void;
+
 export class MeshEventEmitter {
   private readonly listeners = new Map<string, Registration[]>();
+
+  constructor(private readonly onListenerError: ListenerErrorHandler = (event, error) => console.error(`Listener for "${event}" threw`, error)) {}
 
   on(type: string, listener: MeshEventListener): this {
     return this.add(type, listener, false);
@@ -44,7 +49,7 @@ export class MeshEventEmitter {
 
   /**
    * Calls the listeners of `type` in registration order. A listener that throws does not stop
-   * the others or the client: like `EventTarget`, the error is rethrown asynchronously.
+   * the others or the client: the error goes to the emitter's listener-error handler.
    */
   emit<T>(type: string, detail: T): void {
     const list = this.listeners.get(type);
@@ -55,9 +60,7 @@ export class MeshEventEmitter {
       try {
         registration.listener(event);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        this.onListenerError(type, err);
       }
     }
   }

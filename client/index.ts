@@ -31,6 +31,8 @@ export {
   MeshClosedError,
   MeshCommandError,
   MeshUnsupportedError,
+  MeshListenerError,
+  MeshResubscribeError,
 } from './errors';
 export { reconnectDelay, type BackoffSettings } from './backoff';
 export { ErrorCode, isErrorPayload } from '../lib/protocol';

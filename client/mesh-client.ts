@@ -18,6 +18,8 @@ import {
   MeshCommandError,
   MeshConnectionError,
   MeshConnectionLostError,
+  MeshListenerError,
+  MeshResubscribeError,
   MeshTimeoutError,
   MeshUnsupportedError,
   type MeshClientError,
@@ -81,10 +83,10 @@ const CLOSE_GRACE_MS = 1000;
 export class MeshClient<TCommands extends CommandMap = any> {
   readonly options: Readonly<ResolvedMeshClientOptions>;
   private readonly names: BuiltinCommands;
-  private readonly events = new MeshEventEmitter();
+  private readonly events = new MeshEventEmitter((event, error) => this.reportListenerError(event, error));
   private readonly ids = new IdAllocator();
   private readonly commands = new CommandTracker();
-  private readonly channels = new ChannelSubscriptions();
+  private readonly channels = new ChannelSubscriptions((channel, error) => this.reportListenerError(`channel:${channel}`, error));
   private readonly rooms = new Set<string>();
   private readonly invokeHandlers = new InvokeHandlers();
   private transport?: Transport;
@@ -200,7 +202,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const reply = connection.sendSync(encodeFrame({ id, command: name, payload: payload ?? {} }), id, timeoutMs);
     if (reply.kind === 'timeout') throw new MeshTimeoutError(name, timeoutMs);
     if (reply.kind === 'lost') throw new MeshConnectionLostError(name);
-    const decoded = decodeFrame(reply.data);
+    const decoded = decodeFrame(reply.data, Infinity);
     if (!decoded.ok) throw new MeshConnectionLostError(name);
     this.events.emit('message', decoded.frame);
     return this.checkResult(name, decoded.frame.payload, options);
@@ -488,7 +490,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
   // --- inbound frames ---
 
   private onSocketMessage(data: string): void {
-    const decoded = decodeFrame(data);
+    // The server is trusted not to nest deeply; only clients' frames are depth-checked.
+    const decoded = decodeFrame(data, Infinity);
     if (!decoded.ok) return;
     const frame = decoded.frame;
     this.events.emit('message', frame);
@@ -540,15 +543,42 @@ export class MeshClient<TCommands extends CommandMap = any> {
     });
   }
 
-  /** Re-joins rooms and re-subscribes channels on a new connection; failures become `error` events. */
+  /**
+   * Re-joins rooms and re-subscribes channels on a new connection. Failures become `error`
+   * events; a room or channel the server now refuses is dropped (`MeshResubscribeError`), so the
+   * client never believes it is subscribed when it is not.
+   */
   private async restoreSubscriptions(): Promise<void> {
     const renewals = [
-      ...[...this.rooms].map((roomName) => this.builtin(this.names.joinRoom, { roomName }, true)),
-      ...this.channels.entries().map((entry) => this.builtin(this.names.subscribeChannel, entry, true)),
+      ...[...this.rooms].map(async (roomName) => {
+        const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, { roomName }, true);
+        if (reply?.success) return;
+        this.rooms.delete(roomName);
+        throw new MeshResubscribeError('room', roomName);
+      }),
+      ...this.channels.entries().map(async (entry) => {
+        const reply = await this.builtin<ChannelHistoryResult>(this.names.subscribeChannel, entry, true);
+        if (reply?.success) return;
+        this.channels.remove(entry.channel);
+        throw new MeshResubscribeError('channel', entry.channel);
+      }),
     ];
     for (const outcome of await Promise.allSettled(renewals)) {
       if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
     }
+  }
+
+  /**
+   * A listener or channel callback threw: report it as an `error` event. When nothing listens
+   * for `error`, or an `error` listener itself threw, print it instead: either way it never
+   * escapes into the socket's message handler (an uncaught exception in Node).
+   */
+  private reportListenerError(event: string, error: unknown): void {
+    if (event === 'error' || this.events.listenerCount('error') === 0) {
+      console.error(`[nestjs-mesh] a listener for "${event}" threw:`, error);
+      return;
+    }
+    this.events.emit('error', new MeshListenerError(event, error));
   }
 
   private async answerInvoke(frame: Frame): Promise<void> {
