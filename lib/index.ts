@@ -15,3 +15,4 @@ export * from './cluster/cluster-errors';
 export type { MeshHealth, MeshHealthStatus } from './cluster/node-health';
 export * from './registry';
 export * from './protocol';
+export { MeshSessionTokens, sessionTokenOf, type MeshSessionTokensOptions, type MeshSessionClaims } from './auth/session-tokens';

@@ -1,26 +1,35 @@
 import { Controller, UseGuards, type OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import {
   ConnectionManager,
   MeshClientService,
   MeshCommand,
   MeshConnection,
+  MeshForbiddenError,
   MeshMiddleware,
   MeshPayload,
   MeshServer,
+  MeshValidationError,
   type Connection,
 } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { validateProfile } from './profile.middleware';
+import type { UserMetadata } from './sessions';
 
-interface UserMetadata {
-  userId: string;
-  token: string;
-  premium: boolean;
-  profile?: { name: string; email: string };
+/** Limits of what one command may make the server do, so the sample stays cheap to call. */
+const MAX_MESSAGE_LENGTH = 4096;
+const CHANNEL_HISTORY = 50;
+const INVOKE_TYPES = new Set(['notify']);
+const MAX_INVOKE_TIMEOUT_MS = 10_000;
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
 }
 
-/** The seed's quickstart as Nest code. */
+/**
+ * The seed's quickstart as Nest code, written the safe way: identity comes from the connection's
+ * token (see `Sessions`), rooms and channels named by clients are checked against what is exposed,
+ * and what a command relays is bounded.
+ */
 @Controller()
 export class ChatController implements OnModuleInit {
   constructor(
@@ -49,16 +58,7 @@ export class ChatController implements OnModuleInit {
     throw new Error('Something went wrong');
   }
 
-  @MeshCommand('authenticate')
-  async authenticate(@MeshPayload() payload: { userId?: unknown; premium?: unknown }, @MeshConnection() connection: Connection) {
-    if (typeof payload?.userId !== 'string' || payload.userId === '') {
-      return { success: false, error: 'userId must be a non-empty string' };
-    }
-    const metadata: UserMetadata = { userId: payload.userId, token: randomUUID(), premium: payload.premium === true };
-    await this.connections.setMetadata(connection, metadata);
-    return { success: true };
-  }
-
+  /** The connection's own metadata: `{ userId, premium, profile? }` once it connected with a token. */
   @MeshCommand('whoami')
   @UseGuards(AuthenticatedGuard)
   whoami(@MeshConnection() connection: Connection) {
@@ -73,42 +73,62 @@ export class ChatController implements OnModuleInit {
     return { success: true, profile: { name: profile.name, email: profile.email } };
   }
 
+  /** Joins a room the connection may join (`exposeRoom`), and tells its members. */
   @MeshCommand('join-room')
-  async joinRoom(@MeshPayload('roomName') roomName: string, @MeshConnection() connection: Connection) {
-    if (typeof roomName !== 'string' || roomName === '') return { success: false };
-    await this.mesh.addToRoom(roomName, connection);
-    await this.mesh.broadcastRoom(roomName, 'user-joined', { roomName, id: connection.id });
+  async joinRoom(@MeshPayload('roomName') roomName: unknown, @MeshConnection() connection: Connection) {
+    if (!(await this.mesh.canJoinRoom(connection, roomName))) return { success: false };
+    const room = roomName as string;
+    await this.mesh.addToRoom(room, connection);
+    await this.mesh.broadcastRoom(room, 'user-joined', { roomName: room, id: connection.id });
     return { success: true };
   }
 
+  /** Leaves a room; its members hear of it only if the connection was one of them. */
   @MeshCommand('leave-room')
-  async leaveRoom(@MeshPayload('roomName') roomName: string, @MeshConnection() connection: Connection) {
-    if (typeof roomName !== 'string' || roomName === '') return { success: false };
-    await this.mesh.removeFromRoom(roomName, connection);
-    await this.mesh.broadcastRoom(roomName, 'user-left', { roomName, id: connection.id });
+  async leaveRoom(@MeshPayload('roomName') roomName: unknown, @MeshConnection() connection: Connection) {
+    if (!isName(roomName)) return { success: false };
+    if (await this.mesh.removeFromRoom(roomName, connection)) {
+      await this.mesh.broadcastRoom(roomName, 'user-left', { roomName, id: connection.id });
+    }
     return { success: true };
   }
 
+  /** An announcement to every connection, from a signed-in user. */
   @MeshCommand('broadcast')
-  async broadcast(@MeshPayload() payload: unknown) {
-    await this.mesh.broadcast('announcement', payload);
+  @UseGuards(AuthenticatedGuard)
+  async broadcast(@MeshPayload('text') text: unknown, @MeshConnection() connection: Connection) {
+    if (typeof text !== 'string' || text.length === 0 || text.length > MAX_MESSAGE_LENGTH) {
+      throw new MeshValidationError('Invalid announcement', [`text must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`]);
+    }
+    const { userId } = (await this.connections.getMetadata<UserMetadata>(connection))!;
+    await this.mesh.broadcast('announcement', { text, from: userId });
     return { sent: true };
   }
 
+  /** Publishes on a channel the signed-in user may read (the same rule as subscribing), with history. */
   @MeshCommand('publish')
-  async publish(@MeshPayload() payload: { channel?: unknown; message?: unknown }) {
-    if (typeof payload?.channel !== 'string' || payload.channel === '') return { success: false };
-    await this.mesh.publish(payload.channel, payload.message, { history: 50 });
+  @UseGuards(AuthenticatedGuard)
+  async publish(@MeshPayload() payload: { channel?: unknown; message?: unknown }, @MeshConnection() connection: Connection) {
+    const { channel, message } = payload ?? {};
+    if (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH) {
+      throw new MeshValidationError('Invalid message', [`message must be a string of at most ${MAX_MESSAGE_LENGTH} characters`]);
+    }
+    if (!(await this.mesh.canAccessChannel(connection, channel))) throw new MeshForbiddenError(`Publishing to ${JSON.stringify(String(channel).slice(0, 100))} is not allowed`);
+    await this.mesh.publish(channel as string, message, { history: CHANNEL_HISTORY });
     return { success: true };
   }
 
-  /** Calls handler `type` on another client, wherever it is connected. */
+  /** Calls handler `type` (only `notify`) on another client, wherever it is connected. */
   @MeshCommand('invoke')
+  @UseGuards(AuthenticatedGuard)
   async invoke(@MeshPayload() payload: { clientId?: unknown; type?: unknown; data?: unknown; timeoutMs?: unknown }) {
     const { clientId, type, data, timeoutMs } = payload ?? {};
-    if (typeof clientId !== 'string' || typeof type !== 'string') return { error: 'clientId and type must be strings', code: 'EINVALID', name: 'ValidationError' };
+    if (!isName(clientId) || typeof type !== 'string' || !INVOKE_TYPES.has(type)) {
+      throw new MeshValidationError('Invalid invoke', ['clientId must be a client id and type one of: ' + [...INVOKE_TYPES].join(', ')]);
+    }
+    const timeout = typeof timeoutMs === 'number' && timeoutMs > 0 ? Math.min(timeoutMs, MAX_INVOKE_TIMEOUT_MS) : undefined;
     try {
-      return { result: await this.clients.invoke(clientId, type, data, typeof timeoutMs === 'number' ? timeoutMs : undefined) };
+      return { result: await this.clients.invoke(clientId, type, data, timeout) };
     } catch (error) {
       const e = error as Error & { code?: string };
       return { error: e.message, code: e.code ?? 'ESERVER', name: e.name };

@@ -1,4 +1,4 @@
-/** The sample app's settings, from the environment. */
+/** The sample app's settings, from the environment (the README lists them in one table). */
 export interface SampleConfig {
   port: number;
   /** Unset: one process with in-memory state (no Redis needed). */
@@ -10,6 +10,12 @@ export interface SampleConfig {
   latencyInterval?: number;
   nodeHeartbeatInterval?: number;
   nodeTtl?: number;
+  /** Signs session tokens. Unset: a random secret, shared through Redis so every node accepts every node's tokens. */
+  sessionSecret?: string;
+  /** Browser origins allowed to connect. Unset: pages from the endpoint's own host only. */
+  allowedOrigins?: string[];
+  /** User ids the demo directory marks premium (they may use `private:chat:*`). */
+  premiumUsers: string[];
 }
 
 function optionalNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -20,9 +26,16 @@ function optionalNumber(env: NodeJS.ProcessEnv, name: string): number | undefine
   return value;
 }
 
+function list(raw: string | undefined): string[] | undefined {
+  const items = (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SampleConfig {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
+  const sessionSecret = env.MESH_SESSION_SECRET || undefined;
+  if (sessionSecret !== undefined && Buffer.byteLength(sessionSecret) < 32) throw new Error('MESH_SESSION_SECRET must be at least 32 bytes');
   return {
     port,
     redisUrl: env.REDIS_URL || undefined,
@@ -32,5 +45,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SampleConfi
     latencyInterval: optionalNumber(env, 'MESH_LATENCY_INTERVAL'),
     nodeHeartbeatInterval: optionalNumber(env, 'MESH_NODE_HEARTBEAT_INTERVAL'),
     nodeTtl: optionalNumber(env, 'MESH_NODE_TTL'),
+    sessionSecret,
+    allowedOrigins: list(env.MESH_ALLOWED_ORIGINS),
+    premiumUsers: list(env.MESH_PREMIUM_USERS) ?? ['alice'],
   };
 }

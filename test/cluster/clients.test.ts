@@ -243,8 +243,8 @@ describe('orphaned clients of a dead node', () => {
     const doomed = await NodeProcess.start({ keyPrefix, env: { MESH_NODE_HEARTBEAT_INTERVAL: '100', MESH_NODE_TTL: '500' } });
     const reports: Array<[string, string[]]> = [];
     survivor.app.get(MeshClientService).onNodeClientsOrphaned((nodeId, orphans) => void reports.push([nodeId, orphans.map((o) => o.clientId).sort()]));
-    const stay = new MeshClient(`${doomed.url}?clientId=stays-behind`, { shouldReconnect: false });
-    const move = new MeshClient(`${doomed.url}?clientId=moves-on`, { shouldReconnect: false });
+    const stay = new MeshClient(await doomed.urlAs('stays-behind'), { shouldReconnect: false });
+    const move = new MeshClient(await doomed.urlAs('moves-on'), { shouldReconnect: false });
     let moved: MeshClient | undefined;
     try {
       await stay.connect();

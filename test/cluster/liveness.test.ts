@@ -49,10 +49,9 @@ describe('liveness across nodes', () => {
     const keyPrefix = uniquePrefix();
     const survivor = await app(keyPrefix);
     const doomed = await node(keyPrefix);
-    const c = client(doomed.url, false);
+    const c = client(await doomed.urlAs('u1'), false);
     await c.connect();
     const id = c.connectionId!;
-    await c.command('authenticate', { userId: 'u1' });
     await c.command('join-room', { roomName: 'lobby' });
     const { nodeId } = (await c.command('stats')) as { nodeId: string };
     expect(await survivor.mesh.getRoomMembers('lobby')).toEqual([id]);

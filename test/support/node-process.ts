@@ -44,6 +44,18 @@ export class NodeProcess {
     return `ws://127.0.0.1:${this.port}/mesh`;
   }
 
+  /** Signs in at the sample app's demo login and returns the session token. */
+  async login(userId: string): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId }) });
+    if (!response.ok) throw new Error(`login as ${userId} failed: HTTP ${response.status}`);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  /** The endpoint URL for a signed-in user (its client id is the user id). */
+  async urlAs(userId: string): Promise<string> {
+    return `${this.url}?token=${encodeURIComponent(await this.login(userId))}`;
+  }
+
   get logs(): string {
     return this.output;
   }
