@@ -32,6 +32,42 @@ describe('MeshClient channels, rooms and metadata', () => {
     expect(second).toEqual(['live']);
   });
 
+  it('a callback that throws neither skips the others nor escapes: it is reported as an error event', async () => {
+    const got: string[] = [];
+    const errors: unknown[] = [];
+    client.on('error', (e) => errors.push(e.detail));
+    client.on('announcement', () => {
+      throw new Error('listener bug');
+    });
+    await client.subscribe('news', () => {
+      throw new Error('callback bug');
+    });
+    await client.subscribe('news', (m) => got.push(m));
+    server.push('mesh/subscription-message', { channel: 'news', message: 'live' });
+    server.push('announcement', { text: 'hi' });
+    await syncPoint();
+    expect(got).toEqual(['live']);
+    expect(errors).toEqual([
+      expect.objectContaining({ name: 'ListenerError', code: 'ELISTENER', event: 'channel:news', message: 'A listener for "channel:news" threw: callback bug' }),
+      expect.objectContaining({ code: 'ELISTENER', event: 'announcement' }),
+    ]);
+    expect((errors[0] as Error).cause).toEqual(new Error('callback bug'));
+  });
+
+  it('with no error listener, a throwing callback is printed, not thrown', async () => {
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await client.subscribe('news', () => {
+        throw new Error('unheard');
+      });
+      server.push('mesh/subscription-message', { channel: 'news', message: 'live' });
+      await syncPoint();
+      expect(printed).toHaveBeenCalledWith('[nestjs-mesh] a listener for "channel:news" threw:', new Error('unheard'));
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
   it('drops the callback when the server refuses the subscription', async () => {
     server.handlers.set('mesh/subscribe-channel', () => ({ success: false, history: [] }));
     const got: string[] = [];

@@ -82,6 +82,37 @@ describe('MeshClient connection loss and reconnect', () => {
     expect(news).toEqual(['after reconnect']);
   });
 
+  it('a channel or room the server refuses after a reconnect is dropped and reported (MeshResubscribeError)', async () => {
+    const client = track(new MeshClient(server.url, { reconnectInterval: 20 }));
+    await client.connect();
+    const news: string[] = [];
+    await client.subscribe('news', (m) => news.push(m));
+    await client.joinRoom('lobby');
+    const errors: unknown[] = [];
+    client.on('error', (e) => errors.push(e.detail));
+    // The guard changed its mind while the client was away.
+    server.handlers.set('mesh/subscribe-channel', () => ({ success: false, history: [] }));
+    server.handlers.set('mesh/join-room', () => ({ success: false }));
+    const reconnected = nextEvent(client, 'reconnect');
+    server.dropAll();
+    await reconnected;
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'ResubscribeError', code: 'ERESUBSCRIBE', kind: 'channel', target: 'news' }),
+        expect.objectContaining({ code: 'ERESUBSCRIBE', kind: 'room', target: 'lobby' }),
+      ]),
+    );
+    // Dropped: a later message on it is not delivered, and the next reconnect does not ask again.
+    server.push('mesh/subscription-message', { channel: 'news', message: 'not for you' });
+    await client.command('echo', 'sync point');
+    expect(news).toEqual([]);
+    const again = nextEvent(client, 'reconnect');
+    server.dropAll();
+    await again;
+    expect(server.framesOf(3).map((f) => f.command)).not.toContain('mesh/subscribe-channel');
+    expect(server.framesOf(3).map((f) => f.command)).not.toContain('mesh/join-room');
+  });
+
   it('waits between attempts within the backoff bounds, then gives up after maxReconnectAttempts', async () => {
     const reconnectInterval = 40;
     const maxReconnectInterval = 200;
