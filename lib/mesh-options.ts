@@ -50,6 +50,7 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('maxNameLength', resolved.maxNameLength);
   positiveInteger('maxHistoryLimit', resolved.maxHistoryLimit, true);
   positiveInteger('historyTtl', resolved.historyTtl, true);
+  positiveInteger('maxClientMetadataBytes', resolved.maxClientMetadataBytes);
   positiveInteger('drainTimeout', resolved.drainTimeout, true);
   positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
   positiveInteger('nodeTtl', resolved.nodeTtl);

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ChannelManager } from '../channels/channel-manager';
 import type { Connection } from '../connection/connection';
 import { ConnectionManager } from '../connection/connection-manager';
-import { isMetadataStrategy } from '../connection/metadata-merge';
+import { combineMetadata, isMetadataStrategy } from '../connection/metadata-merge';
+import { MeshLimitError } from '../errors';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -62,7 +63,13 @@ export class CommandDispatcher {
       const strategy = field(field(p, 'options'), 'strategy') ?? 'replace';
       const metadata = field(p, 'metadata');
       if (!isMetadataStrategy(strategy) || metadata === undefined) return { success: false };
-      return { success: await this.connections.setMetadata(c, metadata, { strategy }) };
+      const most = this.options.maxClientMetadataBytes;
+      const written = await this.store.updateMetadata(c.id, (current) => {
+        const next = combineMetadata(current, metadata, strategy);
+        if (Buffer.byteLength(JSON.stringify(next ?? null)) > most) throw new MeshLimitError(`Connection metadata would be over ${most} bytes (maxClientMetadataBytes)`);
+        return next;
+      });
+      return { success: written };
     });
     set(names.getConnectionMetadata, async (_c, p) => {
       const { visibleMetadata, allowClientMetadataReads } = this.options;

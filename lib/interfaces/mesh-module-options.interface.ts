@@ -182,6 +182,12 @@ export interface MeshModuleOptions {
    */
   allowClientMetadataWrites?: boolean;
   /**
+   * With `allowClientMetadataWrites`, the largest metadata (as JSON) a client may leave after its
+   * write; a larger result (say, from repeated merges) is refused with `ELIMIT` and nothing is written.
+   * @default 16384
+   */
+  maxClientMetadataBytes?: number;
+  /**
    * Let clients read other connections' whole metadata (`<prefix>/get-connection-metadata`, and
    * the `present` list of `<prefix>/join-room`). Metadata often holds tokens or e-mail
    * addresses; prefer `visibleMetadata`, which chooses what others see.
@@ -221,6 +227,7 @@ export interface ResolvedMeshOptions
       | 'maxRoomsPerConnection'
       | 'maxNameLength'
       | 'maxHistoryLimit'
+      | 'maxClientMetadataBytes'
       | 'historyTtl'
       | 'allowClientMetadataWrites'
       | 'allowClientMetadataReads'
@@ -262,6 +269,7 @@ export const MESH_OPTION_DEFAULTS = {
   maxRoomsPerConnection: 128,
   maxNameLength: 256,
   maxHistoryLimit: 100,
+  maxClientMetadataBytes: 16 * 1024,
   historyTtl: 0,
   allowClientMetadataWrites: false,
   allowClientMetadataReads: false,

@@ -95,6 +95,32 @@ describe.each([
   });
 });
 
+describe.each([
+  ['Redis', false],
+  ['memory', true],
+])('metadata clients write themselves stays bounded (%s)', (_label, memory) => {
+  it('merges that would pass maxClientMetadataBytes are refused with ELIMIT and write nothing', async () => {
+    const t = await startApp({ memory, mesh: { keyPrefix: uniquePrefix(), allowClientMetadataWrites: true, maxClientMetadataBytes: 1000 } });
+    try {
+      const client = await RawClient.connect(t.url);
+      const chunk = 'v'.repeat(300);
+      for (const key of ['a', 'b', 'c']) {
+        expect(await client.command('mesh/set-my-connection-metadata', { metadata: { [key]: chunk }, options: { strategy: 'merge' } })).toEqual({ success: true });
+      }
+      expect(await client.command('mesh/set-my-connection-metadata', { metadata: { d: chunk }, options: { strategy: 'merge' } })).toEqual({
+        error: 'Connection metadata would be over 1000 bytes (maxClientMetadataBytes)',
+        code: 'ELIMIT',
+        name: 'LimitError',
+      });
+      expect(Object.keys((await client.command('mesh/get-my-connection-metadata')).metadata)).toEqual(['a', 'b', 'c']);
+      expect(await client.command('mesh/set-my-connection-metadata', { metadata: { small: true } })).toEqual({ success: true });
+      await client.close();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('rate limit (token bucket, every frame counts)', () => {
   let t: TestApp;
 

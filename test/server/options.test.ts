@@ -14,6 +14,7 @@ describe('resolveMeshOptions', () => {
       maxRoomsPerConnection: 128,
       maxNameLength: 256,
       maxHistoryLimit: 100,
+      maxClientMetadataBytes: 16384,
       historyTtl: 0,
       allowClientMetadataReads: false,
       allowClientMetadataWrites: false,
