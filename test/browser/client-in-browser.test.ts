@@ -1,12 +1,10 @@
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_ARGS, findChromium } from '../support/chromium';
 import { startApp, uniquePrefix, type TestApp } from '../support/test-app';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
  * The client bundled for the browser (no Node modules in it) and run in headless Chromium against a
@@ -21,7 +19,6 @@ describe('MeshClient in a real browser', () => {
   let pageUrl: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
     const result = await build({
       entryPoints: [join(__dirname, '..', '..', 'client', 'index.ts')],
       bundle: true,
@@ -50,7 +47,8 @@ describe('MeshClient in a real browser', () => {
       return { sent: true };
     });
     t.mesh.exposeChannel('news');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    const binary = await findChromium();
+    browser = await chromium.launch({ executablePath: binary.executablePath, env: binary.env, args: CHROMIUM_ARGS });
   }, 60_000);
 
   afterAll(async () => {
