@@ -27,11 +27,10 @@ import {
 import { MeshEventEmitter, type MeshEventListener } from './events';
 import { IdAllocator } from './ids';
 import { InvokeHandlers } from './invoke-handlers';
-import { isNode } from './node-require';
 import { PingWatchdog } from './ping-watchdog';
-import type { Transport, TransportCloseInfo, TransportConnection } from './transport/transport';
+import { nodeRuntime } from './transport/node-runtime';
+import type { Transport, TransportCloseInfo, TransportConnection, TransportHandlers } from './transport/transport';
 import { resolveWebSocket, WebSocketTransport } from './transport/websocket-transport';
-import { WorkerTransport } from './transport/worker-transport';
 import {
   MeshClientStatus,
   type ChannelHistoryResult,
@@ -109,8 +108,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
     this.options = { ...DEFAULTS, ...defined };
     this.names = builtinCommands(this.options.prefix);
     this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
-    if (this.options.syncCommands && !isNode()) {
-      throw new MeshUnsupportedError('syncCommands needs Node.js (worker_threads); in a browser use `await client.command(...)`');
+    if (this.options.syncCommands && !nodeRuntime) {
+      throw new MeshUnsupportedError('syncCommands needs Node.js (a worker thread holds the socket); in a browser use `await client.command(...)`');
     }
     if (this.options.syncCommands && this.options.WebSocket) {
       throw new MeshUnsupportedError('The WebSocket option cannot be combined with syncCommands (the socket lives in a worker thread)');
@@ -169,11 +168,18 @@ export class MeshClient<TCommands extends CommandMap = any> {
   }
 
   /**
-   * Node only, with `{ syncCommands: true }`: sends a command and blocks the calling thread until
-   * its reply arrives on the same connection. Returns what `command()` would resolve with; throws
+   * Node only: sends a command and blocks the calling thread until its reply arrives on the
+   * connection that `command()` uses. Returns what `command()` would resolve with; throws
    * `MeshTimeoutError`, `MeshConnectionLostError`, or `MeshCommandError` with `throwOnError`.
    * Needs an online connection (`await client.connect()` first). Events and replies that arrive
    * meanwhile are delivered after it returns; the client cannot answer heartbeats while blocked.
+   *
+   * Blocking needs the socket in a worker thread. A client constructed with `{ syncCommands: true }`
+   * starts there; any other client moves its connection there on its first `commandSync`: a
+   * reconnect done in place (the old socket closes, commands in flight on it reject with
+   * `MeshConnectionLostError`, a new socket opens in the worker, rooms and channels are renewed
+   * before the command runs, `disconnect`/`connect`/`reconnect` are emitted with the new
+   * connection id). Until then `command()` pays nothing for it.
    */
   commandSync<K extends CommandName<TCommands>>(
     name: K,
@@ -186,26 +192,90 @@ export class MeshClient<TCommands extends CommandMap = any> {
     options?: CommandOptions,
   ): CommandResult<TCommands, K> | ErrorPayload;
   commandSync(name: string, payload?: unknown, options: CommandOptions = {}): unknown {
-    if (!isNode()) {
+    if (!nodeRuntime) {
       throw new MeshUnsupportedError('commandSync is not available in browsers (it would block the page): use `await client.command(...)` instead');
     }
-    if (!this.options.syncCommands) {
-      throw new MeshUnsupportedError('commandSync needs a client constructed with `{ syncCommands: true }` (or use `await client.command(...)`)');
-    }
     if (this.closedByUser) throw new MeshClosedError(name);
-    const connection = this.connection;
-    if (this.currentStatus !== MeshClientStatus.ONLINE || !connection?.sendSync) {
+    if (this.currentStatus !== MeshClientStatus.ONLINE || !this.connection) {
       throw new MeshConnectionError(`commandSync("${name}") needs an online connection: await client.connect() first`);
     }
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
+    if (!this.connection.sendSync) this.moveToWorker(timeoutMs);
+    const reply = this.sendSync(name, payload, timeoutMs);
+    if (reply.kind !== 'reply') throw reply.kind === 'timeout' ? new MeshTimeoutError(name, timeoutMs) : new MeshConnectionLostError(name);
+    this.events.emit('message', reply.frame);
+    return this.checkResult(name, reply.frame.payload, options);
+  }
+
+  /** One blocking round trip on the worker-thread socket. */
+  private sendSync(command: string, payload: unknown, timeoutMs: number): { kind: 'reply'; frame: Frame } | { kind: 'lost' | 'timeout' } {
+    const connection = this.connection;
+    if (!connection?.sendSync) return { kind: 'lost' };
     const id = this.nextId();
-    const reply = connection.sendSync(encodeFrame({ id, command: name, payload: payload ?? {} }), id, timeoutMs);
-    if (reply.kind === 'timeout') throw new MeshTimeoutError(name, timeoutMs);
-    if (reply.kind === 'lost') throw new MeshConnectionLostError(name);
+    const reply = connection.sendSync(encodeFrame({ id, command, payload: payload ?? {} }), id, timeoutMs);
+    if (reply.kind !== 'reply') return reply;
     const decoded = decodeFrame(reply.data, Infinity);
-    if (!decoded.ok) throw new MeshConnectionLostError(name);
-    this.events.emit('message', decoded.frame);
-    return this.checkResult(name, decoded.frame.payload, options);
+    return decoded.ok ? { kind: 'reply', frame: decoded.frame } : { kind: 'lost' };
+  }
+
+  /**
+   * Moves the connection into a worker thread, blocking: closes the socket on this thread, opens
+   * one in the worker and waits for its `assign-id`, then renews rooms and channels on it. If the
+   * new socket cannot be opened, the client goes on reconnecting as after any drop, and this throws.
+   */
+  private moveToWorker(timeoutMs: number): void {
+    if (this.options.WebSocket) {
+      throw new MeshUnsupportedError('commandSync cannot move a socket made with the "WebSocket" option into a worker thread: use `await client.command(...)`');
+    }
+    const previous = this.connection;
+    const previousTransport = this.transport;
+    this.connection = null;
+    this.stopTimers();
+    this.commands.failInFlight((command) => new MeshConnectionLostError(command));
+    void previous?.close(1000, 'Moving to a worker thread').finally(() => previousTransport?.dispose());
+    this.events.emit('disconnect', { code: 1000, reason: 'Moving the socket to a worker thread for commandSync' });
+
+    const worker = nodeRuntime!.createWorkerTransport(this.socketOptions);
+    this.transport = worker;
+    this.currentConnectionId = undefined;
+    this.socketOpened = false;
+    let connection: TransportConnection | null = null;
+    const opened = worker.connectSync(this.url, this.handlersFor(() => connection), this.names.assignId, timeoutMs);
+    connection = opened.connection;
+    this.connection = connection;
+    const assigned = opened.reply.kind === 'reply' ? decodeFrame(opened.reply.data, Infinity) : undefined;
+    const connectionId = assigned?.ok && typeof assigned.frame.payload === 'string' ? assigned.frame.payload : undefined;
+    if (connectionId === undefined) {
+      connection.terminate();
+      this.connection = null;
+      this.scheduleReconnect(false);
+      throw new MeshConnectionError(`commandSync could not reopen the connection in a worker thread (${opened.reply.kind === 'timeout' ? `no id within ${timeoutMs} ms` : 'the socket closed'})`);
+    }
+    this.currentConnectionId = connectionId;
+    this.socketOpened = true;
+    this.watchdog.start();
+    this.restoreSubscriptionsSync(timeoutMs);
+    this.events.emit('connect', { connectionId });
+    this.events.emit('reconnect', { connectionId });
+  }
+
+  /** `restoreSubscriptions`, blocking, on the worker-thread socket. */
+  private restoreSubscriptionsSync(timeoutMs: number): void {
+    const renewals: Array<{ kind: 'room' | 'channel'; name: string; command: string; payload: unknown }> = [
+      ...[...this.rooms].map((roomName) => ({ kind: 'room' as const, name: roomName, command: this.names.joinRoom, payload: { roomName } })),
+      ...this.channels.entries().map((entry) => ({ kind: 'channel' as const, name: entry.channel, command: this.names.subscribeChannel, payload: entry })),
+    ];
+    for (const renewal of renewals) {
+      const reply = this.sendSync(renewal.command, renewal.payload, timeoutMs);
+      if (reply.kind === 'reply' && (reply.frame.payload as { success?: unknown } | undefined)?.success === true) continue;
+      if (reply.kind === 'reply') {
+        if (renewal.kind === 'room') this.rooms.delete(renewal.name);
+        else this.channels.remove(renewal.name);
+        this.events.emit('error', new MeshResubscribeError(renewal.kind, renewal.name));
+      } else {
+        this.events.emit('error', reply.kind === 'timeout' ? new MeshTimeoutError(renewal.command, timeoutMs) : new MeshConnectionLostError(renewal.command));
+      }
+    }
   }
 
   /**
@@ -368,16 +438,25 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
   // --- socket lifecycle ---
 
+  /** Callbacks for one socket: ignored once it is no longer the client's current socket. */
+  private handlersFor(connection: () => TransportConnection | null): TransportHandlers {
+    return {
+      onOpen: () => connection() === this.connection && this.onSocketOpen(),
+      onMessage: (data) => connection() === this.connection && this.onSocketMessage(data),
+      onClose: (info) => connection() === this.connection && this.onSocketClose(info),
+    };
+  }
+
+  private get socketOptions() {
+    return { protocols: this.options.protocols, headers: this.options.headers };
+  }
+
   private openSocket(): void {
     this.socketOpened = false;
     let connection: TransportConnection | null = null;
     try {
       this.transport ??= this.createTransport();
-      connection = this.transport.connect(this.url, {
-        onOpen: () => connection === this.connection && this.onSocketOpen(),
-        onMessage: (data) => connection === this.connection && this.onSocketMessage(data),
-        onClose: (info) => connection === this.connection && this.onSocketClose(info),
-      });
+      connection = this.transport.connect(this.url, this.handlersFor(() => connection));
       this.connection = connection;
     } catch (err) {
       // e.g. an invalid URL: the WebSocket constructor throws synchronously.
@@ -386,9 +465,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
   }
 
   private createTransport(): Transport {
-    const socketOptions = { protocols: this.options.protocols, headers: this.options.headers };
-    if (this.options.syncCommands) return new WorkerTransport(socketOptions);
-    return new WebSocketTransport(resolveWebSocket(this.options.WebSocket, socketOptions), socketOptions);
+    if (this.options.syncCommands) return nodeRuntime!.createWorkerTransport(this.socketOptions);
+    return new WebSocketTransport(resolveWebSocket(this.options.WebSocket, nodeRuntime?.WebSocket, this.socketOptions), this.socketOptions);
   }
 
   private onSocketOpen(): void {

@@ -78,13 +78,15 @@ export interface MeshClientOptions {
   /** Default timeout of a command in ms, from the call (so it also bounds the wait while offline). Default 30000. */
   commandTimeoutMs?: number;
   /**
-   * Node only. Run the socket in a `worker_threads` Worker so `commandSync()` can block the
-   * calling thread until its reply arrives on the same connection. Default false.
+   * Node only. Start with the socket in a `worker_threads` Worker, where `commandSync()` can block
+   * on it. Without it the socket lives on the calling thread (cheaper per message: about a third
+   * of the CPU per command, see bench/) and moves to a worker on the first `commandSync()`, which
+   * then reconnects in place. Default false.
    */
   syncCommands?: boolean;
   /**
-   * The `WebSocket` class to use. Default: `globalThis.WebSocket`, or the `ws` package (loaded
-   * only then) when there is no global one or when `headers` are given. Not supported with `syncCommands`.
+   * The `WebSocket` class to use. Default: the `ws` package in Node, `globalThis.WebSocket` in
+   * browsers. Not supported with `syncCommands` (nor by `commandSync`, which cannot move it).
    */
   WebSocket?: WebSocketConstructor;
   /** WebSocket subprotocols to offer. */

@@ -4,9 +4,11 @@
  * It is a string on purpose: the same text runs whether this package is loaded from its `.ts`
  * sources (ts-jest) or from compiled `dist/`, with no file to locate and nothing for a test
  * coverage tool to instrument. Keep it plain ES2022 JavaScript with no imports but Node's own
- * modules and `ws` (resolved from this package through `workerData.requireFrom`).
+ * modules and `ws` (resolved from this package through `workerData.requireFrom`; Node's own
+ * WebSocket when a bundle left `ws` out).
  *
- * Messages from the main thread: `open {sid, url, protocols, headers}`, `send {sid, data}`,
+ * Messages from the main thread: `open {sid, url, protocols, headers, syncId?, awaitCommand?}`
+ * (with `syncId`, the first frame whose command is `awaitCommand` is the sync reply), `send {sid, data}`,
  * `send-sync {sid, id, data}`, `cancel-sync {id}`, `close {sid, code, reason}`, `terminate {sid}`.
  * Messages to the main thread: `open {sid}`, `message {sid, data}`, `close {sid, code, reason, failure?}`.
  * The reply to `send-sync` (the inbound frame with that id, or `lost` if the socket closes) goes
@@ -22,9 +24,23 @@ const signal = new Int32Array(workerData.signal);
 const sockets = new Map();
 let syncWait = null;
 
-function webSocketClass(headers) {
-  if (globalThis.WebSocket && !headers) return globalThis.WebSocket;
-  return requireFromPackage('ws').WebSocket;
+function webSocketClass() {
+  try {
+    return requireFromPackage('ws').WebSocket;
+  } catch {
+    // Bundled without ws beside it: Node's own WebSocket (it takes headers in an options object).
+    if (globalThis.WebSocket) return null;
+    throw new Error('No WebSocket in the socket worker: install the ws package, or run Node.js 22 or later');
+  }
+}
+
+function commandOf(text) {
+  try {
+    const frame = JSON.parse(text);
+    return frame !== null && typeof frame === 'object' ? frame.command : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function replySync(message) {
@@ -43,17 +59,19 @@ function frameId(text) {
   }
 }
 
-function open(sid, url, protocols, headers) {
-  const WebSocketClass = webSocketClass(headers);
+function open(sid, url, protocols, headers, sync) {
   let socket;
   let opened = false;
   let failure = {};
   try {
-    socket = new WebSocketClass(url, protocols, headers ? { headers } : undefined);
+    const WsClass = webSocketClass();
+    socket = WsClass ? new WsClass(url, protocols, headers ? { headers } : undefined) : new globalThis.WebSocket(url, headers ? { protocols, headers } : protocols);
   } catch (err) {
+    if (sync) replySync({ kind: 'lost', id: sync.id });
     parentPort.postMessage({ type: 'close', sid, code: 1006, reason: '', failure: { message: String(err && err.message) } });
     return;
   }
+  if (sync) syncWait = { sid, id: sync.id, awaitCommand: sync.awaitCommand };
   sockets.set(sid, socket);
   if (typeof socket.once === 'function') {
     socket.once('unexpected-response', (req, res) => {
@@ -67,7 +85,8 @@ function open(sid, url, protocols, headers) {
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== 'string') return;
-    if (syncWait !== null && syncWait.sid === sid && frameId(event.data) === syncWait.id) {
+    const waited = syncWait !== null && syncWait.sid === sid && (syncWait.awaitCommand ? commandOf(event.data) === syncWait.awaitCommand : frameId(event.data) === syncWait.id);
+    if (waited) {
       replySync({ kind: 'reply', id: syncWait.id, data: event.data });
     } else {
       parentPort.postMessage({ type: 'message', sid, data: event.data });
@@ -87,7 +106,7 @@ parentPort.on('message', (message) => {
   const socket = sockets.get(message.sid);
   switch (message.type) {
     case 'open':
-      open(message.sid, message.url, message.protocols, message.headers);
+      open(message.sid, message.url, message.protocols, message.headers, message.syncId ? { id: message.syncId, awaitCommand: message.awaitCommand } : undefined);
       break;
     case 'send':
       if (socket && socket.readyState === 1) socket.send(message.data);

@@ -1,5 +1,4 @@
 import { MeshUnsupportedError } from '../errors';
-import { isNode, nodeRequire } from '../node-require';
 import type { WebSocketConstructor, WebSocketLike } from '../types';
 import type { SocketOptions, Transport, TransportConnection, TransportHandlers } from './transport';
 
@@ -7,15 +6,16 @@ const OPEN = 1;
 const CLOSED = 3;
 
 /**
- * Picks the `WebSocket` class: the explicit one, else the global one, else `ws` (loaded only
- * then, so browser bundles never include it). `headers` need `ws`: browsers cannot send them.
+ * Picks the `WebSocket` class: the explicit one, else `ws` in Node (`nodeWebSocket`), else the
+ * global one. `headers` need `ws`: browsers cannot send them.
  */
-export function resolveWebSocket(explicit: WebSocketConstructor | undefined, options: SocketOptions): WebSocketConstructor {
+export function resolveWebSocket(explicit: WebSocketConstructor | undefined, nodeWebSocket: WebSocketConstructor | undefined, options: SocketOptions): WebSocketConstructor {
   if (explicit) return explicit;
+  if (nodeWebSocket) return nodeWebSocket;
+  if (options.headers) throw new MeshUnsupportedError('The "headers" option needs Node.js (the ws package); browsers cannot set upgrade headers');
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (global && !options.headers) return global;
-  if (!isNode()) throw new MeshUnsupportedError('The "headers" option needs Node.js (the ws package); browsers cannot set upgrade headers');
-  return nodeRequire<{ WebSocket: WebSocketConstructor }>('ws').WebSocket;
+  if (!global) throw new MeshUnsupportedError('No WebSocket class: pass one with the "WebSocket" option');
+  return global;
 }
 
 /** The socket on the calling thread. */

@@ -1,10 +1,9 @@
-import type { MessagePort, Worker } from 'worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { MeshUnsupportedError } from '../errors';
-import { nodeRequire } from '../node-require';
 import { SOCKET_WORKER_SOURCE } from './socket-worker-source';
 import type { SocketOptions, SyncReply, Transport, TransportCloseInfo, TransportConnection, TransportHandlers } from './transport';
 
-type WorkerThreads = typeof import('worker_threads');
+type WorkerThreads = typeof import('node:worker_threads');
 
 /** Messages the socket worker posts to the main thread (see socket-worker-source.ts). */
 type WorkerEvent =
@@ -31,23 +30,43 @@ interface SocketEntry {
  * One worker serves every socket of a client; it starts on the first `connect` and stops in `dispose`.
  */
 export class WorkerTransport implements Transport {
-  private threads?: WorkerThreads;
   private worker?: Worker;
   private syncPort?: MessagePort;
   private signal?: Int32Array;
   private readonly sockets = new Map<number, SocketEntry>();
   private nextSid = 0;
 
-  constructor(private readonly options: SocketOptions) {}
+  constructor(
+    private readonly threads: WorkerThreads,
+    private readonly options: SocketOptions,
+  ) {}
 
   connect(url: string, handlers: TransportHandlers): TransportConnection {
+    return this.open(url, handlers);
+  }
+
+  /**
+   * Opens a socket and blocks the calling thread until its first frame whose command is
+   * `awaitCommand` arrives (the server's `<prefix>/assign-id`), the socket closes, or `timeoutMs`
+   * passes. That frame goes to the returned reply, not to `handlers.onMessage`.
+   */
+  connectSync(url: string, handlers: TransportHandlers, awaitCommand: string, timeoutMs: number): { connection: TransportConnection; reply: SyncReply } {
+    // Negative, so that it never equals a command id (those are positive).
+    const syncId = -++this.nextSyncId;
+    const connection = this.open(url, handlers, { syncId, awaitCommand });
+    return { connection, reply: this.waitSync(syncId, timeoutMs) };
+  }
+
+  private nextSyncId = 0;
+
+  private open(url: string, handlers: TransportHandlers, sync?: { syncId: number; awaitCommand: string }): TransportConnection {
     const worker = this.startWorker();
     const sid = ++this.nextSid;
     let closed: () => void = () => undefined;
     const whenClosed = new Promise<void>((resolve) => (closed = resolve));
     this.sockets.set(sid, { handlers, closed });
     worker.ref();
-    worker.postMessage({ type: 'open', sid, url, protocols: this.options.protocols, headers: this.options.headers });
+    worker.postMessage({ type: 'open', sid, url, protocols: this.options.protocols, headers: this.options.headers, ...sync });
 
     return {
       send: (data) => this.post({ type: 'send', sid, data }),
@@ -68,10 +87,16 @@ export class WorkerTransport implements Transport {
   }
 
   private sendSync(sid: number, data: string, id: number, timeoutMs: number): SyncReply {
-    if (!this.worker || !this.syncPort || !this.signal || !this.threads || !this.sockets.has(sid)) return { kind: 'lost' };
+    if (!this.worker || !this.sockets.has(sid)) return { kind: 'lost' };
+    this.worker.postMessage({ type: 'send-sync', sid, id, data });
+    return this.waitSync(id, timeoutMs);
+  }
+
+  /** Blocks until the sync port carries the answer numbered `id`, or `timeoutMs` passes. */
+  private waitSync(id: number, timeoutMs: number): SyncReply {
+    if (!this.worker || !this.syncPort || !this.signal) return { kind: 'lost' };
     const { syncPort, signal, threads } = this;
     const deadline = Date.now() + timeoutMs;
-    this.worker.postMessage({ type: 'send-sync', sid, id, data });
     for (;;) {
       // Read the counter before the port: a reply posted after this read bumps the counter,
       // so Atomics.wait below returns at once instead of missing it.
@@ -83,7 +108,7 @@ export class WorkerTransport implements Transport {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        this.worker.postMessage({ type: 'cancel-sync', id });
+        this.worker?.postMessage({ type: 'cancel-sync', id });
         return { kind: 'timeout' };
       }
       Atomics.wait(signal, 0, seen, remaining);
@@ -95,11 +120,15 @@ export class WorkerTransport implements Transport {
     if (typeof Atomics.wait !== 'function' || typeof SharedArrayBuffer === 'undefined') {
       throw new MeshUnsupportedError('syncCommands needs SharedArrayBuffer and Atomics.wait (Node.js)');
     }
-    const threads = nodeRequire<WorkerThreads>('worker_threads');
+    const { threads } = this;
     const { port1, port2 } = new threads.MessageChannel();
     const buffer = new SharedArrayBuffer(4);
+    // The worker loads `ws` from beside this file; in a bundle without `ws` installed it falls back
+    // to Node's own WebSocket, which Node 20 and 21 enable with a flag.
+    const needsFlag = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined' && process.allowedNodeEnvironmentFlags.has('--experimental-websocket');
     const worker = new threads.Worker(SOCKET_WORKER_SOURCE, {
       eval: true,
+      execArgv: needsFlag ? [...process.execArgv, '--experimental-websocket'] : undefined,
       workerData: { requireFrom: __filename, syncPort: port2, signal: buffer },
       transferList: [port2],
     });
@@ -108,7 +137,6 @@ export class WorkerTransport implements Transport {
     worker.on('exit', () => this.onWorkerFailure(worker, new Error('Socket worker exited')));
     port1.unref();
     worker.unref();
-    this.threads = threads;
     this.worker = worker;
     this.syncPort = port1;
     this.signal = new Int32Array(buffer);

@@ -41,18 +41,31 @@ describe('MeshClient.commandSync', () => {
     await client?.close();
   });
 
-  it('throws a clear MeshUnsupportedError without { syncCommands: true }', async () => {
-    client = new MeshClient(server.url);
+  it('works on a client constructed without options: the first call moves the connection into a worker, and command() uses it too', async () => {
+    client = new MeshClient(server.url, { reconnectInterval: 20 });
     await client.connect();
-    let thrown: unknown;
-    try {
-      client.commandSync('echo', 'x');
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(MeshUnsupportedError);
-    expect(thrown).toMatchObject({ code: 'EUNSUPPORTED' });
-    expect((thrown as Error).message).toContain('{ syncCommands: true }');
+    await client.joinRoom('lobby');
+    await client.subscribe('news', () => undefined);
+    const before = client.connectionId;
+    const events: string[] = [];
+    for (const name of ['disconnect', 'connect', 'reconnect']) client.on(name, () => events.push(name));
+    const id = client.commandSync('conn-id');
+    expect(id).not.toBe(before);
+    expect(client.connectionId).toBe(id);
+    expect(events).toEqual(['disconnect', 'connect', 'reconnect']);
+    // Rooms and channels were renewed on the new connection before the command ran.
+    expect(client.commandSync('seen-on-this-connection')).toEqual(['mesh/join-room', 'mesh/subscribe-channel', 'conn-id', 'seen-on-this-connection']);
+    await expect(client.command('conn-id')).resolves.toBe(id);
+    expect(client.commandSync('echo', 'again')).toBe('again');
+    expect(client.connectionId).toBe(id);
+  });
+
+  it('refuses with MeshUnsupportedError when the socket comes from the WebSocket option', async () => {
+    const { WebSocket } = await import('ws');
+    client = new MeshClient(server.url, { WebSocket: WebSocket as never });
+    await client.connect();
+    expect(() => client.commandSync('echo', 'x')).toThrow(MeshUnsupportedError);
+    await expect(client.command('echo', 'still fine')).resolves.toBe('still fine');
   });
 
   it('blocks the thread until the reply arrives on the same connection', async () => {

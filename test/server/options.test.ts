@@ -6,7 +6,7 @@ describe('resolveMeshOptions', () => {
   it('applies the documented defaults, safe ones included', () => {
     expect(resolveMeshOptions({})).toMatchObject({
       ...MESH_OPTION_DEFAULTS,
-      rateLimit: { limit: 3000, windowMs: 1000 },
+      rateLimit: { limit: 10000, windowMs: 1000 },
       maxInFlight: 256,
       maxPayloadDepth: 64,
       maxBufferedAmount: 4 * 1024 * 1024,
