@@ -90,7 +90,7 @@ export interface MeshModuleOptions {
   maxPayloadDepth?: number;
   /**
    * Per-connection inbound rate limit (see {@link MeshRateLimitOptions}); `false` turns it off.
-   * @default { limit: 3000, windowMs: 1000 }
+   * @default { limit: 10000, windowMs: 1000 }
    */
   rateLimit?: MeshRateLimitOptions | false;
   /**
@@ -262,7 +262,7 @@ export const MESH_OPTION_DEFAULTS = {
   maxMissedPongs: 1,
   maxPayload: 1024 * 1024,
   maxPayloadDepth: 64,
-  rateLimit: { limit: 3000, windowMs: 1000 },
+  rateLimit: { limit: 10000, windowMs: 1000 },
   maxInFlight: 256,
   maxBufferedAmount: 4 * 1024 * 1024,
   maxChannelsPerConnection: 128,
