@@ -69,4 +69,3 @@ describe('MeshClient options', () => {
   });
   // In a browser, commandSync's error names command(): test/browser runs that in Chromium.
 });
-});
