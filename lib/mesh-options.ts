@@ -20,8 +20,29 @@ function validateAllowedOrigins(value: unknown): void {
   }
 }
 
+/** The options that have no default. */
+const OPTIONS_WITHOUT_DEFAULT: Array<Exclude<keyof MeshModuleOptions, keyof typeof MESH_OPTION_DEFAULTS>> = [
+  'port',
+  'redis',
+  'allowedOrigins',
+  'visibleMetadata',
+  'authenticateConnection',
+  'resolveClientId',
+  'registryBackend',
+  'clientInvokeFn',
+];
+
+/** Every option `MeshModuleOptions` declares. */
+const KNOWN_OPTIONS = new Set<string>([...Object.keys(MESH_OPTION_DEFAULTS), ...OPTIONS_WITHOUT_DEFAULT]);
+
 /** Applies defaults and rejects options that cannot work, with a message naming the option. */
 export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMeshOptions {
+  if (typeof options !== 'object' || options === null) throw new MeshConfigurationError('MeshModule options must be an object');
+  // A misspelt option would otherwise be ignored silently, and its default (often the safe, closed one) used.
+  const unknown = Object.keys(options).filter((key) => !KNOWN_OPTIONS.has(key));
+  if (unknown.length) {
+    throw new MeshConfigurationError(`Unknown MeshModule option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known: ${[...KNOWN_OPTIONS].sort().join(', ')})`);
+  }
   const resolved: ResolvedMeshOptions = { ...MESH_OPTION_DEFAULTS };
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;

@@ -61,6 +61,8 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.port !== undefined) {
       await this.transport.listen(this.options.port, this.options.host);
+      const address = this.transport.address();
+      this.announce(`ws://${this.options.host}:${address?.port ?? this.options.port}${this.options.path}`);
       return;
     }
     const server = this.httpAdapterHost.httpAdapter?.getHttpServer() as Server | undefined;
@@ -70,6 +72,13 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
       );
     }
     this.transport.attach(server);
+    this.announce(`path ${this.options.path} of the app's HTTP server`);
+  }
+
+  /** One line at start-up saying where the endpoint is, as Nest does for routes and gateways. */
+  private announce(where: string): void {
+    const store = this.options.redis ? 'Redis' : 'in-memory (one process)';
+    this.logger.log(`Mesh endpoint on ${where}: prefix "${this.options.prefix}", ${store} state, node ${this.store.nodeId}`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

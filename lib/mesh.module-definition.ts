@@ -9,5 +9,5 @@ export const {
 } = new ConfigurableModuleBuilder<MeshModuleOptions>({ moduleName: 'Mesh' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createMeshOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();

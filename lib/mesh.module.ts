@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ChannelManager } from './channels/channel-manager';
 import { ClientInvoker } from './cluster/client-invoker';
@@ -17,7 +17,7 @@ import { MESH_CLIENT_REGISTRY_BACKEND, MESH_STORE } from './mesh.constants';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
 import { MeshClientRedisRegistry } from './registry/mesh-client-redis-registry';
 import { MeshLifecycle } from './mesh.lifecycle';
-import { MeshConfigurableModule, MESH_MODULE_OPTIONS } from './mesh.module-definition';
+import { MeshConfigurableModule, MESH_MODULE_OPTIONS, type MESH_ASYNC_OPTIONS_TYPE, type MESH_OPTIONS_TYPE } from './mesh.module-definition';
 import { MESH_RESOLVED_OPTIONS, resolveMeshOptions } from './mesh-options';
 import { MeshServer } from './mesh-server';
 import type { MeshModuleOptions, ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
@@ -37,36 +37,57 @@ function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {
   return store instanceof RedisMeshStore ? new MeshClientRedisRegistry(store.client, options.keyPrefix) : new MeshClientMemoryRegistry();
 }
 
+const MESH_PROVIDERS: Provider[] = [
+  { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
+  { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
+  { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
+  ConnectionEvents,
+  NodeBus,
+  ClientInvoker,
+  MeshClientService,
+  LocalConnections,
+  CommandRegistry,
+  CommandPipelineFactory,
+  MeshCommandExplorer,
+  CommandDispatcher,
+  ChannelManager,
+  RoomManager,
+  MessageRouter,
+  ConnectionManager,
+  MeshTransport,
+  NodeMembership,
+  NodeHealth,
+  MeshServer,
+  MeshLifecycle,
+];
+
+/**
+ * The providers belong to the module `forRoot`/`forRootAsync` return, not to the class, so a bare
+ * `imports: [MeshModule]` in a feature module adds nothing (no second endpoint, no options to
+ * miss): with the default `isGlobal: true` the injectables are there already.
+ */
+function withMeshProviders(definition: DynamicModule): DynamicModule {
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), DiscoveryModule],
+    providers: [...(definition.providers ?? []), ...MESH_PROVIDERS],
+    exports: [...(definition.exports ?? []), MeshServer, ConnectionManager, MeshClientService],
+  };
+}
+
 /**
  * `MeshModule.forRoot(options)` / `forRootAsync({ imports, useFactory, inject })`: a Mesh
  * WebSocket endpoint on the app's HTTP server, `@MeshCommand` discovery, and the injectable
- * `MeshServer`, `ConnectionManager` and `MeshClientService`. With `isGlobal: true` they are injectable everywhere.
+ * `MeshServer`, `ConnectionManager` and `MeshClientService`, in every module (`isGlobal`
+ * defaults to true; pass `isGlobal: false` to import the module where it is used).
  */
-@Module({
-  imports: [DiscoveryModule],
-  providers: [
-    { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
-    { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
-    { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
-    ConnectionEvents,
-    NodeBus,
-    ClientInvoker,
-    MeshClientService,
-    LocalConnections,
-    CommandRegistry,
-    CommandPipelineFactory,
-    MeshCommandExplorer,
-    CommandDispatcher,
-    ChannelManager,
-    RoomManager,
-    MessageRouter,
-    ConnectionManager,
-    MeshTransport,
-    NodeMembership,
-    NodeHealth,
-    MeshServer,
-    MeshLifecycle,
-  ],
-  exports: [MeshServer, ConnectionManager, MeshClientService],
-})
-export class MeshModule extends MeshConfigurableModule {}
+@Module({})
+export class MeshModule extends MeshConfigurableModule {
+  static override forRoot(options: typeof MESH_OPTIONS_TYPE = {}): DynamicModule {
+    return withMeshProviders(super.forRoot(options));
+  }
+
+  static override forRootAsync(options: typeof MESH_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withMeshProviders(super.forRootAsync(options));
+  }
+}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { ExternalContextCreator, ModulesContainer } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { MESH_CONTEXT_TYPE } from '../mesh.constants';
 import { MeshParamType } from '../decorators/mesh-params.decorator';
 import type { MeshCommandHandlerFn, MeshPipelineArgs } from './command-context';
@@ -25,6 +26,24 @@ const meshParamsFactory = {
   },
 };
 
+interface ExceptionsHandler {
+  invokeCustomFilters(exception: unknown, host: ExecutionContextHost): unknown;
+}
+
+function proxyWithFilters(target: (...args: unknown[]) => Promise<unknown>, handler: ExceptionsHandler, type: string) {
+  return async (...args: unknown[]): Promise<unknown> => {
+    try {
+      return await target(...args);
+    } catch (error) {
+      const host = new ExecutionContextHost(args);
+      host.setType(type);
+      const handled = handler.invokeCustomFilters(error, host);
+      if (handled) return handled;
+      throw error;
+    }
+  };
+}
+
 /**
  * Wraps handlers with Nest's enhancers (global and local guards, interceptors, pipes, exception
  * filters) through `ExternalContextCreator`, with `context.getType() === 'ws'` and the
@@ -40,6 +59,11 @@ export class CommandPipelineFactory {
     // @UseGuards and friends) it instantiates among module providers only; a controller would
     // get none. This view of it also looks among controllers.
     this.externalContextCreator = Object.create(externalContextCreator, {
+      // Nest's default proxy passes an error no filter handles to ExternalExceptionFilter, which
+      // logs every Error at ERROR and rethrows: domain errors (`MeshError('Out of stock')`) would be
+      // logged as failures and bugs twice (the dispatcher logs those once). This one runs the
+      // exception filters (@UseFilters, global ones) the same way and leaves logging to the dispatcher.
+      externalErrorProxy: { value: { createProxy: proxyWithFilters } },
       getContextModuleKey: {
         value: (classRef: unknown): string => {
           for (const [key, moduleRef] of modulesContainer.entries()) {

@@ -65,8 +65,10 @@ export function toErrorPayload(error: unknown, exposeInternalErrors = false): Er
   if (isHttpException(error)) return fromHttpException(error);
   if (isWsException(error)) return fromWsException(error);
   const code = (error as { code?: unknown }).code;
+  // Logged once, here: an error without a code of its own is a failure worth a stack trace; one
+  // with a code (MeshError and friends) is an answer the command chose, not a fault.
+  if (typeof code !== 'string') logger.error(`${error.name} in a command: ${error.message}`, error.stack);
   if (typeof code !== 'string' && RUNTIME_ERRORS.has(error.name) && !exposeInternalErrors) {
-    logger.error(`Unexpected ${error.name} in a command: ${error.message}`, error.stack);
     return { error: 'Internal server error', code: ErrorCode.SERVER, name: 'InternalError' };
   }
   const payload: ErrorPayload = {

@@ -11,7 +11,7 @@ export class MeshError extends Error {
     readonly details?: unknown,
   ) {
     super(message);
-    this.name = new.target.name === 'MeshError' ? 'Error' : new.target.name;
+    this.name = new.target.name;
   }
 }
 

@@ -219,7 +219,7 @@ describe('commands: decorators, Nest enhancers and the error replies on the wire
   });
 
   it('an Error with a string code keeps it, with details', async () => {
-    expect(await client.command('throws-coded')).toEqual({ error: 'Out of stock', code: 'ESTOCK', name: 'Error', details: { sku: 'a1' } });
+    expect(await client.command('throws-coded')).toEqual({ error: 'Out of stock', code: 'ESTOCK', name: 'MeshError', details: { sku: 'a1' } });
   });
 
   it('EUNKNOWN when something that is not an Error is thrown', async () => {
