@@ -58,6 +58,7 @@ const DEFAULTS: ResolvedMeshClientOptions = {
   maxReconnectAttempts: Infinity,
   commandTimeoutMs: 30000,
   syncCommands: false,
+  retryFirstConnect: false,
 };
 
 /** Close codes after which the server expects the client to reconnect (elsewhere) at once. */
@@ -492,6 +493,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
     if (previous === MeshClientStatus.CONNECTING) {
       this.events.emit('error', failure);
+      if (this.retryFirstConnect(failure)) return;
       this.goOffline(() => failure);
       this.events.emit('close', { code: info.code, reason: info.reason });
       return;
@@ -518,6 +520,25 @@ export class MeshClient<TCommands extends CommandMap = any> {
     }
     const detail = info.failure?.message ? `: ${info.failure.message}` : '';
     return new MeshConnectionError(`WebSocket connection to ${this.url} failed${detail}`, info.failure?.status);
+  }
+
+  /**
+   * With `retryFirstConnect`, a first connection that failed for a reason that may pass (the
+   * server is not up yet, or answered 5xx while starting) is tried again with the reconnect
+   * backoff, while `connect()` stays pending. A refusal with 4xx (authentication, origin, path) is
+   * final. False when it will not retry.
+   */
+  private retryFirstConnect(failure: MeshConnectionError): boolean {
+    if (!this.options.retryFirstConnect || this.closedByUser) return false;
+    if (failure.status !== undefined && failure.status < 500) return false;
+    if (this.reconnectAttempts >= this.options.maxReconnectAttempts) return false;
+    const delay = reconnectDelay(this.reconnectAttempts, this.options);
+    this.reconnectAttempts += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.openSocket();
+    }, delay);
+    return true;
   }
 
   /**

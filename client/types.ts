@@ -75,6 +75,13 @@ export interface MeshClientOptions {
   maxReconnectInterval?: number;
   /** Give up after this many failed reconnect attempts in a row (status `offline`, event `reconnectfailed`). Default Infinity. */
   maxReconnectAttempts?: number;
+  /**
+   * Keep trying the first `connect()` when the server cannot be reached yet (or answers 5xx while
+   * it starts), with the reconnect backoff and `maxReconnectAttempts`; `connect()` resolves once
+   * one attempt succeeds, and each failed attempt is an `error` event. A 4xx refusal (401, 403,
+   * 404) is never retried. Off by default: `connect()` then rejects at the first failure.
+   */
+  retryFirstConnect?: boolean;
   /** Default timeout of a command in ms, from the call (so it also bounds the wait while offline). Default 30000. */
   commandTimeoutMs?: number;
   /**

@@ -113,6 +113,36 @@ describe('MeshClient connection loss and reconnect', () => {
     expect(server.framesOf(3).map((f) => f.command)).not.toContain('mesh/join-room');
   });
 
+  it('retryFirstConnect: connect() keeps trying until the server is up; without it the first failure rejects', async () => {
+    const port = server.port;
+    await server.stop();
+    const failing = track(new MeshClient(`ws://127.0.0.1:${port}/mesh`));
+    await expect(failing.connect()).rejects.toBeInstanceOf(MeshConnectionError);
+
+    const patient = track(new MeshClient(`ws://127.0.0.1:${port}/mesh`, { retryFirstConnect: true, reconnectInterval: 20, maxReconnectInterval: 50 }));
+    const attempts: unknown[] = [];
+    const firstFailure = new Promise<void>((resolve) => patient.on('error', (e) => (attempts.push(e.detail), resolve())));
+    const connected = patient.connect();
+    await firstFailure;
+    expect(patient.status).toBe(MeshClientStatus.CONNECTING);
+    server = await ScriptedServer.start({ port });
+    await connected;
+    expect(patient.status).toBe(MeshClientStatus.ONLINE);
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    await expect(patient.command('echo', 'up')).resolves.toBe('up');
+  });
+
+  it('retryFirstConnect does not retry a 4xx refusal', async () => {
+    const refusing = await ScriptedServer.start({ verifyClient: (_info, done) => done(false, 401) });
+    try {
+      const client = track(new MeshClient(refusing.url, { retryFirstConnect: true, reconnectInterval: 20 }));
+      await expect(client.connect()).rejects.toMatchObject({ code: 'ECONNECTION', status: 401 });
+      expect(client.status).toBe(MeshClientStatus.OFFLINE);
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   it('waits between attempts within the backoff bounds, then gives up after maxReconnectAttempts', async () => {
     const reconnectInterval = 40;
     const maxReconnectInterval = 200;

@@ -61,6 +61,7 @@ describe('MeshClient options', () => {
       maxReconnectAttempts: Infinity,
       commandTimeoutMs: 30000,
       syncCommands: false,
+      retryFirstConnect: false,
     });
   });
 
