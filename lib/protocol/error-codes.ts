@@ -1,4 +1,4 @@
-/** Error codes carried in error payloads (PROTOCOL.md, "Errors"). */
+/** Error codes carried in error payloads (docs/protocol.md, "Errors"). */
 export const ErrorCode = {
   /** A handler or middleware threw an `Error` with no `code` of its own. */
   SERVER: 'ESERVER',

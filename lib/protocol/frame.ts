@@ -1,6 +1,6 @@
 /**
  * The Mesh wire protocol (v1): frame shapes and the codec. No dependencies, so the client can
- * import this file in a browser. See PROTOCOL.md for the contract.
+ * import this file in a browser. See docs/protocol.md for the contract.
  */
 
 /** A request id: opaque to the server, unique among a connection's in-flight requests. */

@@ -12,7 +12,7 @@ export interface HeartbeatOptions {
 }
 
 /**
- * The application-level heartbeat of PROTOCOL.md, with one timer per node (not per connection):
+ * The application-level heartbeat of docs/protocol.md, with one timer per node (not per connection):
  * every `pingInterval` a `ping`; a connection that leaves more than `maxMissedPongs` consecutive
  * pings unanswered is terminated at once (a dead peer would not complete a closing handshake)
  * and its cleanup runs as for any close. Every
