@@ -3,6 +3,7 @@ import { MeshModule, type MeshModuleOptions } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { ChatController } from './chat.controller';
 import type { SampleConfig } from './config';
+import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
 import { SessionModule } from './session.module';
 import { Sessions, type UserMetadata } from './sessions';
@@ -46,7 +47,7 @@ export class AppModule {
           }),
         }),
       ],
-      controllers: [ChatController, HealthController],
+      controllers: [ChatController, HealthController, DemoController],
       providers: [AuthenticatedGuard],
     };
   }

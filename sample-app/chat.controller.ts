@@ -73,13 +73,13 @@ export class ChatController implements OnModuleInit {
     return { success: true, profile: { name: profile.name, email: profile.email } };
   }
 
-  /** Joins a room the connection may join (`exposeRoom`), and tells its members. */
+  /** Joins a room the connection may join (`exposeRoom`), and tells its members who came. */
   @MeshCommand('join-room')
   async joinRoom(@MeshPayload('roomName') roomName: unknown, @MeshConnection() connection: Connection) {
     if (!(await this.mesh.canJoinRoom(connection, roomName))) return { success: false };
     const room = roomName as string;
     await this.mesh.addToRoom(room, connection);
-    await this.mesh.broadcastRoom(room, 'user-joined', { roomName: room, id: connection.id });
+    await this.mesh.broadcastRoom(room, 'user-joined', { roomName: room, id: connection.id, userId: await this.userIdOf(connection) });
     return { success: true };
   }
 
@@ -88,9 +88,14 @@ export class ChatController implements OnModuleInit {
   async leaveRoom(@MeshPayload('roomName') roomName: unknown, @MeshConnection() connection: Connection) {
     if (!isName(roomName)) return { success: false };
     if (await this.mesh.removeFromRoom(roomName, connection)) {
-      await this.mesh.broadcastRoom(roomName, 'user-left', { roomName, id: connection.id });
+      await this.mesh.broadcastRoom(roomName, 'user-left', { roomName, id: connection.id, userId: await this.userIdOf(connection) });
     }
     return { success: true };
+  }
+
+  /** The signed-in user of a connection, or null for an anonymous one. */
+  private async userIdOf(connection: Connection): Promise<string | null> {
+    return (await this.connections.getMetadata<UserMetadata>(connection))?.userId ?? null;
   }
 
   /** An announcement to every connection, from a signed-in user. */
@@ -105,16 +110,21 @@ export class ChatController implements OnModuleInit {
     return { sent: true };
   }
 
-  /** Publishes on a channel the signed-in user may read (the same rule as subscribing), with history. */
+  /**
+   * Publishes on a channel the signed-in user may read (the same rule as subscribing), with
+   * history. The message is `{ from, text }` as JSON, and `from` comes from the connection's
+   * verified identity: readers can trust who wrote it.
+   */
   @MeshCommand('publish')
   @UseGuards(AuthenticatedGuard)
   async publish(@MeshPayload() payload: { channel?: unknown; message?: unknown }, @MeshConnection() connection: Connection) {
     const { channel, message } = payload ?? {};
-    if (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH) {
-      throw new MeshValidationError('Invalid message', [`message must be a string of at most ${MAX_MESSAGE_LENGTH} characters`]);
+    if (typeof message !== 'string' || message.length === 0 || message.length > MAX_MESSAGE_LENGTH) {
+      throw new MeshValidationError('Invalid message', [`message must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`]);
     }
     if (!(await this.mesh.canAccessChannel(connection, channel))) throw new MeshForbiddenError(`Publishing to ${JSON.stringify(String(channel).slice(0, 100))} is not allowed`);
-    await this.mesh.publish(channel as string, message, { history: CHANNEL_HISTORY });
+    const from = (await this.userIdOf(connection))!;
+    await this.mesh.publish(channel as string, JSON.stringify({ from, text: message }), { history: CHANNEL_HISTORY });
     return { success: true };
   }
 

@@ -154,7 +154,7 @@ describe.each([
       expect(await other.command('join-room', { roomName: 'lobby' })).toEqual({ success: true });
       expect(await client.command('join-room', { roomName: 'lobby' })).toEqual({ success: true });
       await waitFor(() => joined.length === 2, 3000, 'two user-joined events');
-      expect(joined[1]).toEqual({ roomName: 'lobby', id: client.connectionId });
+      expect(joined[1]).toEqual({ roomName: 'lobby', id: client.connectionId, userId: null });
       expect(await client.command('join-room', { roomName: 'admins' })).toEqual({ success: false });
       expect(await sample.app.get(MeshServer).getRooms(client.connectionId!)).toEqual(['lobby']);
       // Leaving a room one is not in tells nobody anything.
@@ -163,7 +163,7 @@ describe.each([
       expect(await client.command('leave-room', { roomName: 'lobby:elsewhere' })).toEqual({ success: true });
       expect(await client.command('leave-room', { roomName: 'lobby' })).toEqual({ success: true });
       await waitFor(() => left.length === 1, 3000, 'user-left');
-      expect(left).toEqual([{ roomName: 'lobby', id: client.connectionId }]);
+      expect(left).toEqual([{ roomName: 'lobby', id: client.connectionId, userId: null }]);
     } finally {
       await other.close();
     }
@@ -192,9 +192,10 @@ describe.each([
       for (const message of ['msg1', 'msg2', 'msg3']) expect(await ada.command('publish', { channel, message })).toEqual({ success: true });
       const received: string[] = [];
       const result = await client.subscribe(channel, (message) => received.push(message), { historyLimit: 10 });
-      expect(result).toEqual({ success: true, history: ['msg3', 'msg2', 'msg1'] });
+      // The server stamps who wrote each message from the connection's verified identity.
+      expect(result).toEqual({ success: true, history: ['msg3', 'msg2', 'msg1'].map((text) => JSON.stringify({ from: 'ada', text })) });
       await ada.command('publish', { channel, message: 'live' });
-      await waitFor(() => received.includes('live'), 3000, 'live message');
+      await waitFor(() => received.includes(JSON.stringify({ from: 'ada', text: 'live' })), 3000, 'live message');
       expect(await client.unsubscribe(channel)).toBe(true);
       // Nowhere else: not internal channels, not unexposed names, not premium channels for a non-premium user.
       for (const target of ['mesh:broadcast', `${'mesh:'}node:1`, 'elsewhere', 'private:chat:vip', 42]) {

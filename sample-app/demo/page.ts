@@ -1,0 +1,215 @@
+/**
+ * The demo page's script, bundled for the browser at build time (scripts/build-demo.js) and
+ * served by the sample app at `/demo.js`. Plain DOM code: what a front end does with the client.
+ */
+import { MeshClient, isErrorPayload, type ErrorPayload } from '../../client';
+
+interface Session {
+  userId: string;
+  token: string;
+}
+
+interface ChatMessage {
+  from: string;
+  text: string;
+}
+
+const SESSION_KEY = 'nestjs-mesh-demo-session';
+const ROOM = 'lobby';
+
+const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+let client: MeshClient;
+let session: Session | null = readSession();
+let inRoom = false;
+let channel: string | null = null;
+
+function readSession(): Session | null {
+  try {
+    const value = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as Session | null;
+    return value && typeof value.userId === 'string' && typeof value.token === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function endpoint(): string {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${location.host}/mesh${session ? `?token=${encodeURIComponent(session.token)}` : ''}`;
+}
+
+/** Appends a line to a log list, newest last, keeping the last 200. */
+function log(listId: string, text: string): void {
+  const list = byId<HTMLOListElement>(listId);
+  const item = document.createElement('li');
+  item.textContent = text;
+  list.append(item);
+  while (list.children.length > 200) list.firstElementChild?.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+function describeError(payload: ErrorPayload): string {
+  return `${payload.code} (${payload.name}): ${payload.error}`;
+}
+
+function setStatus(state: string): void {
+  const status = byId('status');
+  status.textContent = state;
+  status.dataset.state = state;
+}
+
+function showMessage(raw: string): void {
+  let message: ChatMessage;
+  try {
+    message = JSON.parse(raw) as ChatMessage;
+  } catch {
+    message = { from: '?', text: raw };
+  }
+  log('messages', `${message.from}: ${message.text}`);
+}
+
+async function refreshStats(): Promise<void> {
+  const stats = (await client.command('stats')) as { nodeId: string; connectionId: string };
+  byId('node').textContent = stats.nodeId;
+  byId('connection-id').textContent = stats.connectionId;
+}
+
+async function refreshClients(): Promise<void> {
+  const clients = (await client.command('clients')) as Array<{ clientId: string; nodeId: string }>;
+  const body = byId('clients');
+  body.replaceChildren(
+    ...clients.map(({ clientId, nodeId }) => {
+      const row = document.createElement('tr');
+      row.dataset.clientId = clientId;
+      const idCell = document.createElement('td');
+      idCell.textContent = clientId;
+      const nodeCell = document.createElement('td');
+      nodeCell.textContent = nodeId;
+      const actionCell = document.createElement('td');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Notify';
+      button.className = 'notify';
+      button.addEventListener('click', () => void notify(clientId));
+      actionCell.append(button);
+      row.append(idCell, nodeCell, actionCell);
+      return row;
+    }),
+  );
+}
+
+async function notify(clientId: string): Promise<void> {
+  const output = byId('invoke-result');
+  output.textContent = '…';
+  const reply = (await client.command('invoke', { clientId, type: 'notify', data: { text: `hello from ${session?.userId ?? 'an anonymous page'}` } })) as
+    | { result: unknown }
+    | ErrorPayload;
+  output.textContent = isErrorPayload(reply) ? describeError(reply) : JSON.stringify(reply.result);
+  output.dataset.outcome = isErrorPayload(reply) ? 'error' : 'ok';
+}
+
+async function joinRoom(): Promise<void> {
+  const reply = (await client.command('join-room', { roomName: ROOM })) as { success: boolean } | ErrorPayload;
+  inRoom = !isErrorPayload(reply) && reply.success;
+  byId('present').textContent = inRoom ? 'you are in the room' : 'not in the room';
+}
+
+async function leaveRoom(): Promise<void> {
+  await client.command('leave-room', { roomName: ROOM });
+  inRoom = false;
+  byId('present').textContent = 'not in the room';
+}
+
+async function subscribe(): Promise<void> {
+  const next = byId<HTMLSelectElement>('channel').value;
+  if (channel) await client.unsubscribe(channel);
+  channel = null;
+  byId('messages').replaceChildren();
+  byId('chat-error').textContent = '';
+  const { success, history } = await client.subscribe(next, showMessage, { historyLimit: 20 });
+  if (!success) {
+    byId('chat-error').textContent = `Not allowed to read ${next}${session ? '' : ' (sign in as a premium user)'}`;
+    return;
+  }
+  channel = next;
+  for (const message of [...history].reverse()) showMessage(message);
+}
+
+async function send(text: string): Promise<void> {
+  if (!channel) return void (byId('chat-error').textContent = 'Subscribe to a channel first');
+  const reply = (await client.command('publish', { channel, message: text })) as { success: boolean } | ErrorPayload;
+  byId('chat-error').textContent = isErrorPayload(reply) ? describeError(reply) : '';
+}
+
+function showIdentity(): void {
+  byId('identity').textContent = session ? `Signed in as ${session.userId} (your client id).` : 'Anonymous (your client id is your connection id).';
+  byId('logout').hidden = !session;
+  byId<HTMLInputElement>('message').placeholder = session ? 'Write a message' : 'Sign in to write';
+}
+
+/** A client for the current session; a new session means a new connection (the token is in the URL). */
+async function connect(): Promise<void> {
+  client = new MeshClient(endpoint(), { retryFirstConnect: true, reconnectInterval: 300, maxReconnectInterval: 3000 });
+  client.on('connect', () => {
+    setStatus('online');
+    void refreshStats();
+    void refreshClients();
+  });
+  client.on('disconnect', () => setStatus('reconnecting'));
+  client.on('reconnect', () => {
+    if (inRoom) void joinRoom();
+  });
+  client.on('close', () => setStatus('offline'));
+  client.on('latency', (e) => (byId('latency').textContent = `${e.detail.latency} ms`));
+  client.on('user-joined', (e) => log('room-events', `${e.detail.userId ?? e.detail.id} joined`));
+  client.on('user-left', (e) => log('room-events', `${e.detail.userId ?? e.detail.id} left`));
+  client.on('error', (e) => console.warn('mesh client:', e.detail));
+  client.handle('notify', (data: { text?: string }) => {
+    log('room-events', `notified: ${data?.text ?? ''}`);
+    return { receivedBy: session?.userId ?? client.connectionId, at: new Date().toISOString() };
+  });
+  showIdentity();
+  await client.connect();
+  if (inRoom) await joinRoom();
+  const wanted = channel;
+  channel = null;
+  if (wanted) await subscribe();
+}
+
+async function reconnectAs(next: Session | null): Promise<void> {
+  session = next;
+  if (next) sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
+  else sessionStorage.removeItem(SESSION_KEY);
+  await client.close();
+  await connect();
+}
+
+async function login(userId: string): Promise<void> {
+  const response = await fetch('/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId }) });
+  if (!response.ok) {
+    byId('identity').textContent = `Sign-in refused: ${((await response.json()) as { message?: string }).message ?? response.status}`;
+    return;
+  }
+  const { token } = (await response.json()) as { token: string };
+  await reconnectAs({ userId, token });
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  byId('login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void login(byId<HTMLInputElement>('user-id').value.trim());
+  });
+  byId('logout').addEventListener('click', () => void reconnectAs(null));
+  byId('join-room').addEventListener('click', () => void joinRoom());
+  byId('leave-room').addEventListener('click', () => void leaveRoom());
+  byId('subscribe').addEventListener('click', () => void subscribe());
+  byId('refresh-clients').addEventListener('click', () => void refreshClients());
+  byId('chat-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = byId<HTMLInputElement>('message');
+    const text = input.value;
+    input.value = '';
+    void send(text);
+  });
+  void connect();
+});
