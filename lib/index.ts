@@ -2,7 +2,7 @@ export { MeshModule } from './mesh.module';
 export { MESH_MODULE_OPTIONS } from './mesh.module-definition';
 export { MeshServer, type BroadcastOptions, type PublishOptions, type ChannelGuard, type RoomGuard } from './mesh-server';
 export { ConnectionManager, type SetMetadataOptions, type MetadataEntry } from './connection/connection-manager';
-export { Connection, MeshCloseCode } from './connection/connection';
+export { Connection } from './connection/connection';
 export type { ConnectionRef } from './connection/connection-ref';
 export type { MetadataStrategy } from './connection/metadata-merge';
 export type { MeshCommandContext, MeshMiddlewareFn, MeshCommandHandlerFn } from './commands/command-context';

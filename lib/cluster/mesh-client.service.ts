@@ -1,6 +1,6 @@
+import { CloseCode } from '../protocol';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
-import { MeshCloseCode } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { MESH_CLIENT_REGISTRY_BACKEND, MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
@@ -233,7 +233,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
       if (this.registering.get(clientId) === settled) this.registering.delete(clientId);
       registered();
     }
-    if (older && older !== connection) older.close(MeshCloseCode.SUPERSEDED, 'Connected again elsewhere');
+    if (older && older !== connection) older.close(CloseCode.SUPERSEDED, 'Connected again elsewhere');
     if (supersededNodeId) {
       this.bus.request(supersededNodeId, KICK, { clientId, epoch }, this.options.invokeTimeout).catch((error: Error) => {
         this.logger.debug(`Kick of client ${clientId} on node ${supersededNodeId} not delivered: ${error.message}`);
@@ -247,7 +247,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     const connection = this.byClientId.get(clientId);
     if (!connection || connection.clientEpoch >= epoch) return false;
     this.byClientId.delete(clientId);
-    connection.close(MeshCloseCode.SUPERSEDED, 'Connected again elsewhere');
+    connection.close(CloseCode.SUPERSEDED, 'Connected again elsewhere');
     return true;
   }
 

@@ -1,5 +1,5 @@
+import { CloseCode } from '../protocol';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MeshCloseCode } from '../connection/connection';
 import { LocalConnections } from '../connection/local-connections';
 import { MeshTransport } from '../transport/mesh-transport';
 import { MESH_STORE } from '../mesh.constants';
@@ -90,7 +90,7 @@ export class NodeMembership {
     const sockets = [...this.local.values()];
     this.logger.warn(`Node ${old} is no longer listed by the cluster (or its id was taken); closing its ${sockets.length} connection(s) and rejoining`);
     const rejoined = (async () => {
-      for (const connection of sockets) connection.close(MeshCloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
+      for (const connection of sockets) connection.close(CloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
       await this.store.rejoin();
       if (await this.store.heartbeat(this.options.nodeTtl)) this.lastHeartbeat = Date.now();
     })();

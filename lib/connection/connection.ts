@@ -3,9 +3,6 @@ import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
 import { frameText, type PreparedFrame } from './prepared-frame';
 
-/** Close codes this library uses (see `CloseCode` in the protocol). */
-export const MeshCloseCode = CloseCode;
-
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code
  * may keep it to push events. Its shared state (metadata, rooms) lives in the store; read it
@@ -72,7 +69,7 @@ export class Connection {
    * may send (1000–1003, 1007–1014, 3000–4999) and `reason` at most 123 bytes, else a RangeError
    * is thrown and the connection stays open.
    */
-  close(code: number = MeshCloseCode.NORMAL, reason = ''): void {
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (!isValidCloseCode(code)) throw new RangeError(`Invalid WebSocket close code ${String(code)} (use 1000-1003, 1007-1014 or 3000-4999)`);
     if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new RangeError('A close reason must be a string of at most 123 bytes');
     if (this.closed) return;

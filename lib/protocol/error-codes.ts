@@ -31,3 +31,21 @@ export const ErrorName = {
   PROTOCOL: 'ProtocolError',
   LIMIT: 'LimitError',
 } as const;
+
+/** The payload of an error reply (the reference clients resolve with it). */
+export interface ErrorPayload {
+  error: string;
+  code: string;
+  name: string;
+  /** Validation messages, for `EINVALID`. */
+  details?: unknown;
+}
+
+export function isErrorPayload(value: unknown): value is ErrorPayload {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorPayload).error === 'string' &&
+    typeof (value as ErrorPayload).code === 'string'
+  );
+}

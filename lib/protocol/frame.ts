@@ -1,6 +1,6 @@
 /**
- * The Mesh wire protocol (v1): frame shapes and the codec. No dependencies, so the client can
- * import this file in a browser. See docs/protocol.md for the contract.
+ * The Mesh wire protocol (v1): the frame shape and its codec. No dependencies, so the client can
+ * import it in a browser. See docs/protocol.md for the contract.
  */
 
 /** A request id: opaque to the server, unique among a connection's in-flight requests. */
@@ -13,104 +13,8 @@ export interface Frame<P = unknown> {
   payload?: P;
 }
 
-/** The payload of an error reply (the reference clients resolve with it). */
-export interface ErrorPayload {
-  error: string;
-  code: string;
-  name: string;
-  /** Validation messages, for `EINVALID`. */
-  details?: unknown;
-}
-
-/** Application-level heartbeat commands; never prefixed. */
-export const HeartbeatCommand = {
-  PING: 'ping',
-  PONG: 'pong',
-  LATENCY: 'latency',
-  LATENCY_REQUEST: 'latency:request',
-  LATENCY_RESPONSE: 'latency:response',
-} as const;
-
-/** WebSocket close codes with a meaning in this protocol. */
-export const CloseCode = {
-  NORMAL: 1000,
-  /** The node is shutting down: reconnect, possibly to another node. */
-  GOING_AWAY: 1001,
-  /** The connection broke a rule (kept sending far over the rate limit). */
-  POLICY_VIOLATION: 1008,
-  /** A frame larger than four times the server's `maxPayload`. */
-  TOO_BIG: 1009,
-  /** The node was fenced off by the cluster: reconnect (to any node). */
-  SERVICE_RESTART: 1012,
-  /** Too many unanswered pings. */
-  PONG_TIMEOUT: 4000,
-  /** The same client id connected again elsewhere; this socket must not reconnect. */
-  SUPERSEDED: 4001,
-} as const;
-
-/**
- * Whether a server may close a socket with `code` (RFC 6455 §7.4: the defined codes a peer may
- * send, and 3000–4999 for libraries and applications). `ws` throws for any other code.
- */
-export function isValidCloseCode(code: unknown): code is number {
-  if (typeof code !== 'number' || !Number.isInteger(code)) return false;
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
-
 /** The deepest nesting of objects and arrays accepted in a frame from a client, by default. */
 export const DEFAULT_MAX_DEPTH = 64;
-
-/** The default built-in command prefix (`rt` makes `@prsm/realtime` clients work). */
-export const DEFAULT_PREFIX = 'mesh';
-
-/** Names of the built-in commands and pushes for one prefix. */
-export interface BuiltinCommands {
-  assignId: string;
-  noop: string;
-  error: string;
-  subscribeChannel: string;
-  unsubscribeChannel: string;
-  getChannelHistory: string;
-  subscriptionMessage: string;
-  joinRoom: string;
-  leaveRoom: string;
-  getRoomMetadata: string;
-  getMyConnectionMetadata: string;
-  setMyConnectionMetadata: string;
-  getConnectionMetadata: string;
-  invoke: string;
-  invokeResult: string;
-}
-
-export function builtinCommands(prefix: string = DEFAULT_PREFIX): BuiltinCommands {
-  const p = `${prefix}/`;
-  return {
-    assignId: `${p}assign-id`,
-    noop: `${p}noop`,
-    error: `${p}error`,
-    subscribeChannel: `${p}subscribe-channel`,
-    unsubscribeChannel: `${p}unsubscribe-channel`,
-    getChannelHistory: `${p}get-channel-history`,
-    subscriptionMessage: `${p}subscription-message`,
-    joinRoom: `${p}join-room`,
-    leaveRoom: `${p}leave-room`,
-    getRoomMetadata: `${p}get-room-metadata`,
-    getMyConnectionMetadata: `${p}get-my-connection-metadata`,
-    setMyConnectionMetadata: `${p}set-my-connection-metadata`,
-    getConnectionMetadata: `${p}get-connection-metadata`,
-    invoke: `${p}invoke`,
-    invokeResult: `${p}invoke-result`,
-  };
-}
-
-export function isErrorPayload(value: unknown): value is ErrorPayload {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as ErrorPayload).error === 'string' &&
-    typeof (value as ErrorPayload).code === 'string'
-  );
-}
 
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);

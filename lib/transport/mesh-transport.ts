@@ -7,14 +7,14 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ChannelManager } from '../channels/channel-manager';
 import { ClientInvoker } from '../cluster/client-invoker';
 import { CommandDispatcher } from '../commands/command-dispatcher';
-import { Connection, MeshCloseCode } from '../connection/connection';
+import { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
 import { MessageRouter } from '../delivery/message-router';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { builtinCommands, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type FrameId } from '../protocol';
+import { builtinCommands, CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type FrameId } from '../protocol';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { Heartbeat } from './heartbeat';
 import { settleWithin } from '../common/settle-within';
@@ -279,7 +279,7 @@ export class MeshTransport {
   private onFrame(connection: Connection, data: Buffer, isBinary: boolean, state: SocketState): void {
     // Every frame counts against the budget, whatever it turns out to be.
     const verdict = state.limiter ? state.limiter.take() : 'ok';
-    if (verdict === 'abusive') return connection.close(MeshCloseCode.POLICY_VIOLATION, 'Rate limit exceeded');
+    if (verdict === 'abusive') return connection.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded');
     if (isBinary) return this.sendError(connection, this.idOf(data), ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
     if (data.length > this.options.maxPayload) {
       const id = this.idOf(data);
@@ -373,7 +373,7 @@ export class MeshTransport {
     this.draining = true;
     this.heartbeat.stop();
     await settleWithin(this.requests.idle(), this.options.drainTimeout);
-    for (const connection of [...this.local.values()]) connection.close(MeshCloseCode.GOING_AWAY, 'Server shutting down');
+    for (const connection of [...this.local.values()]) connection.close(CloseCode.GOING_AWAY, 'Server shutting down');
     for (const connection of [...this.local.values()]) {
       // Peers that do not answer the closing handshake are dropped after a short grace period.
       setTimeout(() => connection.socket.terminate(), 1000).unref();

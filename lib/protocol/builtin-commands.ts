@@ -1,0 +1,51 @@
+/** Application-level heartbeat commands; never prefixed. */
+export const HeartbeatCommand = {
+  PING: 'ping',
+  PONG: 'pong',
+  LATENCY: 'latency',
+  LATENCY_REQUEST: 'latency:request',
+  LATENCY_RESPONSE: 'latency:response',
+} as const;
+
+/** The default built-in command prefix (`rt` makes `@prsm/realtime` clients work). */
+export const DEFAULT_PREFIX = 'mesh';
+
+/** Names of the built-in commands and pushes for one prefix. */
+export interface BuiltinCommands {
+  assignId: string;
+  noop: string;
+  error: string;
+  subscribeChannel: string;
+  unsubscribeChannel: string;
+  getChannelHistory: string;
+  subscriptionMessage: string;
+  joinRoom: string;
+  leaveRoom: string;
+  getRoomMetadata: string;
+  getMyConnectionMetadata: string;
+  setMyConnectionMetadata: string;
+  getConnectionMetadata: string;
+  invoke: string;
+  invokeResult: string;
+}
+
+export function builtinCommands(prefix: string = DEFAULT_PREFIX): BuiltinCommands {
+  const p = `${prefix}/`;
+  return {
+    assignId: `${p}assign-id`,
+    noop: `${p}noop`,
+    error: `${p}error`,
+    subscribeChannel: `${p}subscribe-channel`,
+    unsubscribeChannel: `${p}unsubscribe-channel`,
+    getChannelHistory: `${p}get-channel-history`,
+    subscriptionMessage: `${p}subscription-message`,
+    joinRoom: `${p}join-room`,
+    leaveRoom: `${p}leave-room`,
+    getRoomMetadata: `${p}get-room-metadata`,
+    getMyConnectionMetadata: `${p}get-my-connection-metadata`,
+    setMyConnectionMetadata: `${p}set-my-connection-metadata`,
+    getConnectionMetadata: `${p}get-connection-metadata`,
+    invoke: `${p}invoke`,
+    invokeResult: `${p}invoke-result`,
+  };
+}
