@@ -11,7 +11,6 @@ export * from './errors';
 export * from './interfaces/mesh-module-options.interface';
 export type { MeshStore } from './state/mesh-store.interface';
 export { MeshClientService, type ClientConnectedEvent, type ClientConnectedListener, type ClientDisconnectedListener, type NodeClientsOrphanedListener } from './cluster/mesh-client.service';
-export * from './cluster/cluster-errors';
 export type { MeshHealth, MeshHealthStatus } from './cluster/node-health';
 export * from './registry';
 export * from './protocol';

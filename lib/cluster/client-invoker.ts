@@ -4,7 +4,7 @@ import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { builtinCommands, encodeFrame, isErrorPayload, type FrameId } from '../protocol';
 import { PendingRequests } from './pending-requests';
-import { ClientDisconnectedError, ClientInvocationError, MeshRequestTimeoutError } from './cluster-errors';
+import { ClientDisconnectedError, ClientInvocationError, MeshRequestTimeoutError } from '../errors';
 
 /**
  * Calls a handler on a client connected to this node over the wire (`<prefix>/invoke`) and

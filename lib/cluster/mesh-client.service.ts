@@ -10,7 +10,7 @@ import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry
 import type { RegisteredClient } from '../registry/registered-client';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { ClientInvoker } from './client-invoker';
-import { ClientDisconnectedError, ClientNotFoundError, ClientNotOnNodeError, MeshNodeUnreachableError, MeshRequestTimeoutError } from './cluster-errors';
+import { ClientDisconnectedError, ClientNotFoundError, ClientNotOnNodeError, MeshNodeUnreachableError, MeshRequestTimeoutError } from '../errors';
 import { NodeBus } from './node-bus';
 import { NodeMembership } from './node-membership';
 

@@ -4,7 +4,8 @@ import { encodeEnvelope, type NodeEnvelope } from '../delivery/node-envelope';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { PendingRequests } from './pending-requests';
-import { deserializeError, MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError, serializeError, type SerializedError } from './cluster-errors';
+import { MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError } from '../errors';
+import { deserializeError, serializeError, type SerializedError } from './error-transfer';
 
 export type NodeRequestHandler = (data: any, fromNodeId: string, timeoutMs: number) => unknown | Promise<unknown>;
 export type NodeBroadcastHandler<T = any> = (data: T, fromNodeId: string) => void | Promise<void>;

@@ -1,1 +1,2 @@
 export * from './mesh.error';
+export * from './cluster.errors';

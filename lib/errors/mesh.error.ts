@@ -1,8 +1,9 @@
 import { ErrorCode, ErrorName } from '../protocol';
 
 /**
- * An error with a stable `code` that reaches the client as `{ error, code, name, details? }`.
- * Throw it (or any `Error` with a string `code`) from a command to choose the code.
+ * The root of every error this library raises, with a stable `code`. From a command, it reaches
+ * the client as `{ error, code, name, details? }`: throw it (or any `Error` with a string `code`)
+ * to choose the code.
  */
 export class MeshError extends Error {
   constructor(
@@ -45,10 +46,8 @@ export class MeshLimitError extends MeshError {
 }
 
 /** Thrown at start-up for options or registrations that cannot work. */
-export class MeshConfigurationError extends Error {
-  readonly code = 'ECONFIG';
+export class MeshConfigurationError extends MeshError {
   constructor(message: string) {
-    super(message);
-    this.name = 'MeshConfigurationError';
+    super(message, 'ECONFIG');
   }
 }
