@@ -4,7 +4,6 @@ export { MeshServer, type BroadcastOptions, type PublishOptions, type ChannelGua
 export { ConnectionManager, type SetMetadataOptions, type MetadataEntry } from './connection/connection-manager';
 export { Connection } from './connection/connection';
 export type { ConnectionRef } from './connection/connection-ref';
-export type { MetadataStrategy } from './connection/metadata-merge';
 export type { MeshCommandContext, MeshMiddlewareFn, MeshCommandHandlerFn } from './commands/command-context';
 export * from './decorators';
 export * from './errors';

@@ -6,7 +6,7 @@ import { CommandPipelineFactory } from './commands/command-pipeline.factory';
 import { CommandRegistry } from './commands/command-registry';
 import type { Connection } from './connection/connection';
 import { connectionId, type ConnectionRef } from './connection/connection-ref';
-import type { ExposureGuard } from './connection/exposure-list';
+import type { ExposureGuard } from './common/exposure-list';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';

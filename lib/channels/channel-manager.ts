@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
-import { ExposureList, type ExposureGuard } from '../connection/exposure-list';
-import { toWire } from '../connection/prepared-frame';
+import { ExposureList, type ExposureGuard } from '../common/exposure-list';
+import { TwoWayIndex } from '../common/two-way-index';
+import { toWire } from '../transport/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -22,8 +23,8 @@ export interface ChannelSubscribeResult {
 export class ChannelManager {
   private readonly logger = new Logger('MeshChannels');
   readonly exposures = new ExposureList('Channel');
-  private readonly subscribers = new Map<string, Set<Connection>>();
-  private readonly channelsOf = new Map<Connection, Set<string>>();
+  /** channel ↔ this node's subscribed connections */
+  private readonly subscribers = new TwoWayIndex<string, Connection>();
   private readonly storeSubscribed = new Set<string>();
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly messageCommand: string;
@@ -57,16 +58,12 @@ export class ChannelManager {
     if (!(await this.mayAccess(connection, channel))) return { success: false, history: [] };
     const name = channel as string;
     if (!connection.isOpen) return { success: false, history: [] };
-    let mine = this.channelsOf.get(connection);
+    const mine = this.subscribers.leftsOf(connection);
     if (!mine?.has(name) && (mine?.size ?? 0) >= this.options.maxChannelsPerConnection) {
       const error = `This connection is subscribed to ${this.options.maxChannelsPerConnection} channels, the most allowed (maxChannelsPerConnection)`;
       return { error, code: ErrorCode.LIMIT, name: ErrorName.LIMIT };
     }
-    let set = this.subscribers.get(name);
-    if (!set) this.subscribers.set(name, (set = new Set()));
-    set.add(connection);
-    if (!mine) this.channelsOf.set(connection, (mine = new Set()));
-    mine.add(name);
+    this.subscribers.add(name, connection);
     await this.sync(name);
     return { success: true, history: await this.history(name, historyLimit) };
   }
@@ -78,26 +75,19 @@ export class ChannelManager {
   }
 
   async unsubscribe(connection: Connection, channel: unknown): Promise<boolean> {
-    if (typeof channel !== 'string') return false;
-    const set = this.subscribers.get(channel);
-    if (!set?.delete(connection)) return false;
-    this.channelsOf.get(connection)?.delete(channel);
-    if (set.size === 0) this.subscribers.delete(channel);
+    if (typeof channel !== 'string' || !this.subscribers.delete(channel, connection)) return false;
     await this.sync(channel);
     return true;
   }
 
   /** Drops every subscription of a closed connection. */
   async removeConnection(connection: Connection): Promise<void> {
-    const channels = this.channelsOf.get(connection);
-    if (!channels) return;
-    this.channelsOf.delete(connection);
-    await Promise.all([...channels].map((channel) => this.unsubscribe(connection, channel)));
+    await Promise.all(this.subscribers.deleteRight(connection).map((channel) => this.sync(channel)));
   }
 
   /** Sends a message received from the store to this node's subscribers, encoded once. */
   deliver(channel: string, message: string): void {
-    const set = this.subscribers.get(channel);
+    const set = this.subscribers.rightsOf(channel);
     if (!set) return;
     const frame = toWire(encodeFrame({ command: this.messageCommand, payload: { channel, message } }), set.size);
     for (const connection of set) connection.sendRaw(frame);
@@ -121,7 +111,7 @@ export class ChannelManager {
   private sync(channel: string): Promise<void> {
     const previous = this.syncing.get(channel) ?? Promise.resolve();
     const next = previous.then(async () => {
-      const wanted = (this.subscribers.get(channel)?.size ?? 0) > 0;
+      const wanted = this.subscribers.rightsOf(channel) !== undefined;
       if (wanted && !this.storeSubscribed.has(channel)) {
         await this.store.subscribeChannel(channel);
         this.storeSubscribed.add(channel);

@@ -17,10 +17,6 @@ export class PendingRequests<M = undefined> {
     });
   }
 
-  has(id: string): boolean {
-    return this.entries.has(id);
-  }
-
   meta(id: string): M | undefined {
     return this.entries.get(id)?.meta;
   }

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { connectionId as idOf, type ConnectionRef } from './connection-ref';
-import { combineMetadata, isMetadataStrategy, type MetadataStrategy } from './metadata-merge';
+import { isMetadataStrategy, type MetadataStrategy } from '../protocol';
+import { combineMetadata } from './metadata-merge';
 
 export interface SetMetadataOptions {
   /** @default 'replace' */

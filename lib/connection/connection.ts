@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
-import { frameText, type PreparedFrame } from './prepared-frame';
+import { frameText, type PreparedFrame } from '../transport/prepared-frame';
 
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code

@@ -1,5 +1,4 @@
-/** How `setMetadata` combines the new value with the stored one. */
-export type MetadataStrategy = 'replace' | 'merge' | 'deepMerge';
+import type { MetadataStrategy } from '../protocol';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -37,8 +36,4 @@ export function combineMetadata(current: unknown, next: unknown, strategy: Metad
   if (strategy === 'replace' || !isPlainObject(current) || !isPlainObject(clean)) return clean;
   const base = sanitize(current) as Record<string, unknown>;
   return strategy === 'merge' ? { ...base, ...clean } : deepMerge(base, clean);
-}
-
-export function isMetadataStrategy(value: unknown): value is MetadataStrategy {
-  return value === 'replace' || value === 'merge' || value === 'deepMerge';
 }

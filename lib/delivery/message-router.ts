@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LocalConnections } from '../connection/local-connections';
-import { toWire } from '../connection/prepared-frame';
+import { toWire } from '../transport/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
-import { LocalRoomIndex } from '../rooms/local-room-index';
+import { LocalRoomIndex } from './local-room-index';
 import { decodeEnvelope, decodeRoomBody, encodeEnvelope, encodeRoomBody, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
 
 /**

@@ -3,3 +3,4 @@ export * from './frame';
 export * from './close-codes';
 export * from './builtin-commands';
 export * from './error-codes';
+export * from './metadata-strategy';

@@ -1,5 +1,6 @@
 import type { MeshClientRegistryBackend } from './mesh-client-registry-backend';
-import { decodeClientMetadata, encodeClientMetadata, type RegisteredClient, type RegisterResult } from './registered-client';
+import type { RegisteredClient, RegisterResult } from './registered-client';
+import { decodeClientMetadata, encodeClientMetadata } from './registry-codec';
 
 interface Entry {
   nodeId: string;

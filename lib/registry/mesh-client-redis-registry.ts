@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { MeshClientRegistryBackend } from './mesh-client-registry-backend';
-import { decodeClientMetadata, decodeOwner, encodeClientMetadata, type RegisteredClient, type RegisterResult } from './registered-client';
+import type { RegisteredClient, RegisterResult } from './registered-client';
+import { decodeClientMetadata, decodeOwner, encodeClientMetadata } from './registry-codec';
 
 // Every key lives under one hash tag, so the scripts can run on Redis Cluster. Owner fields are a
 // plain "node|epoch|connectedAt" string and metadata a separate opaque JSON string: Lua never

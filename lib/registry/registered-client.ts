@@ -20,25 +20,3 @@ export interface RegisterResult {
   /** The epoch of this registration. */
   epoch: number;
 }
-
-/** Owner fields as stored (metadata is kept apart, as opaque JSON). */
-export function encodeOwner(nodeId: string, epoch: number, connectedAt: number): string {
-  return `${nodeId}|${epoch}|${connectedAt}`;
-}
-
-export function decodeOwner(text: string): { nodeId: string; epoch: number; connectedAt: number } | null {
-  const [nodeId, epoch, connectedAt] = text.split('|');
-  if (!nodeId || epoch === undefined || connectedAt === undefined) return null;
-  return { nodeId, epoch: Number(epoch), connectedAt: Number(connectedAt) };
-}
-
-export function encodeClientMetadata(metadata: unknown): string {
-  if (metadata === undefined || metadata === null) return '';
-  const text = JSON.stringify(metadata);
-  if (text === undefined) throw new TypeError('Client metadata must be JSON-serialisable');
-  return text;
-}
-
-export function decodeClientMetadata<TMeta>(text: string | null | undefined): TMeta | null {
-  return text ? (JSON.parse(text) as TMeta) : null;
-}

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
-import { ExposureList, type ExposureGuard } from '../connection/exposure-list';
+import { ExposureList, type ExposureGuard } from '../common/exposure-list';
 import { MessageRouter } from '../delivery/message-router';
 import { MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';

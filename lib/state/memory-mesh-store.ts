@@ -1,4 +1,5 @@
 import type { MeshStore, MeshStoreListener, MetadataUpdater } from './mesh-store.interface';
+import { TwoWayIndex } from '../common/two-way-index';
 import { MeshLimitError } from '../errors';
 
 /**
@@ -10,8 +11,8 @@ export class MemoryMeshStore implements MeshStore {
   private listener?: MeshStoreListener;
   private readonly connections = new Set<string>();
   private readonly metadata = new Map<string, string>();
-  private readonly rooms = new Map<string, Set<string>>();
-  private readonly connectionRooms = new Map<string, Set<string>>();
+  /** room ↔ member connection ids */
+  private readonly rooms = new TwoWayIndex<string, string>();
   private readonly roomMetadata = new Map<string, string>();
   private readonly history = new Map<string, { messages: string[]; expiresAt: number }>();
   private historyWrites = 0;
@@ -31,9 +32,7 @@ export class MemoryMeshStore implements MeshStore {
   }
 
   async removeConnection(connectionId: string): Promise<string[]> {
-    const rooms = [...(this.connectionRooms.get(connectionId) ?? [])];
-    for (const room of rooms) this.leave(room, connectionId);
-    this.connectionRooms.delete(connectionId);
+    const rooms = this.rooms.deleteRight(connectionId);
     this.metadata.delete(connectionId);
     this.connections.delete(connectionId);
     return rooms;
@@ -104,42 +103,30 @@ export class MemoryMeshStore implements MeshStore {
 
   async addToRoom(room: string, connectionId: string, maxRooms = Infinity): Promise<string | null> {
     if (!this.connections.has(connectionId)) return null;
-    let rooms = this.connectionRooms.get(connectionId);
+    const rooms = this.rooms.leftsOf(connectionId);
     if (maxRooms > 0 && !rooms?.has(room) && (rooms?.size ?? 0) >= maxRooms) throw MeshLimitError.rooms(connectionId, maxRooms);
-    let members = this.rooms.get(room);
-    if (!members) this.rooms.set(room, (members = new Set()));
-    members.add(connectionId);
-    if (!rooms) this.connectionRooms.set(connectionId, (rooms = new Set()));
-    rooms.add(room);
+    this.rooms.add(room, connectionId);
     return this.nodeId;
   }
 
-  private leave(room: string, connectionId: string): boolean {
-    const members = this.rooms.get(room);
-    const removed = members?.delete(connectionId) ?? false;
-    if (members && members.size === 0) this.rooms.delete(room);
-    this.connectionRooms.get(connectionId)?.delete(room);
-    return removed;
-  }
-
   async removeFromRoom(room: string, connectionId: string): Promise<string | null> {
-    return this.leave(room, connectionId) ? this.nodeId : null;
+    return this.rooms.delete(room, connectionId) ? this.nodeId : null;
   }
 
   async isInRoom(room: string, connectionId: string): Promise<boolean> {
-    return this.rooms.get(room)?.has(connectionId) ?? false;
+    return this.rooms.has(room, connectionId);
   }
 
   async getRoomMembers(room: string): Promise<string[]> {
-    return [...(this.rooms.get(room) ?? [])];
+    return [...(this.rooms.rightsOf(room) ?? [])];
   }
 
   async getRooms(connectionId: string): Promise<string[]> {
-    return [...(this.connectionRooms.get(connectionId) ?? [])];
+    return [...(this.rooms.leftsOf(connectionId) ?? [])];
   }
 
   async clearRoom(room: string): Promise<void> {
-    for (const id of await this.getRoomMembers(room)) this.leave(room, id);
+    this.rooms.deleteLeft(room);
   }
 
   async getRoomMetadata(room: string): Promise<unknown> {

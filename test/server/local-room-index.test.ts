@@ -1,4 +1,4 @@
-import { LocalRoomIndex } from '../../lib/rooms/local-room-index';
+import { LocalRoomIndex } from '../../lib/delivery/local-room-index';
 
 describe('LocalRoomIndex.reconcile', () => {
   const members = (index: LocalRoomIndex, room: string) => [...(index.membersOf(room) ?? [])].sort();

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Connection } from './connection';
+import type { Connection } from '../connection/connection';
 
 /** Decides whether a connection may use a name (a channel, a room). */
 export type ExposureGuard = (connection: Connection, name: string) => boolean | Promise<boolean>;

@@ -1,3 +1,5 @@
+import { TwoWayIndex } from '../common/two-way-index';
+
 /**
  * Which of this node's own connections are in which room. Rooms live in the store (the source of
  * truth); this index lets a room broadcast be published once to every node, each node sending to
@@ -6,47 +8,32 @@
  * again from the store when those messages may have been lost (see `reconcile`).
  */
 export class LocalRoomIndex {
-  private readonly members = new Map<string, Set<string>>();
-  private readonly roomsOf = new Map<string, Set<string>>();
+  private readonly rooms = new TwoWayIndex<string, string>();
   /** Changes made while a reconcile reads the store: newer than what it reads, so they win. */
   private touched?: { pairs: Set<string>; rooms: Set<string>; connections: Set<string> };
 
   join(room: string, connectionId: string): void {
     this.touched?.pairs.add(pair(room, connectionId));
-    let members = this.members.get(room);
-    if (!members) this.members.set(room, (members = new Set()));
-    members.add(connectionId);
-    let rooms = this.roomsOf.get(connectionId);
-    if (!rooms) this.roomsOf.set(connectionId, (rooms = new Set()));
-    rooms.add(room);
+    this.rooms.add(room, connectionId);
   }
 
   leave(room: string, connectionId: string): void {
     this.touched?.pairs.add(pair(room, connectionId));
-    const members = this.members.get(room);
-    members?.delete(connectionId);
-    if (members?.size === 0) this.members.delete(room);
-    this.roomsOf.get(connectionId)?.delete(room);
+    this.rooms.delete(room, connectionId);
   }
 
   clear(room: string): void {
     this.touched?.rooms.add(room);
-    for (const id of this.members.get(room) ?? []) this.roomsOf.get(id)?.delete(room);
-    this.members.delete(room);
+    this.rooms.deleteLeft(room);
   }
 
   removeConnection(connectionId: string): void {
     this.touched?.connections.add(connectionId);
-    for (const room of this.roomsOf.get(connectionId) ?? []) {
-      const members = this.members.get(room);
-      members?.delete(connectionId);
-      if (members?.size === 0) this.members.delete(room);
-    }
-    this.roomsOf.delete(connectionId);
+    this.rooms.deleteRight(connectionId);
   }
 
   membersOf(room: string): ReadonlySet<string> | undefined {
-    return this.members.get(room);
+    return this.rooms.rightsOf(room);
   }
 
   /**
@@ -68,9 +55,9 @@ export class LocalRoomIndex {
     connectionIds.forEach((id, i) => {
       if (touched.connections.has(id)) return;
       const stored = new Set(rooms[i]);
-      const indexed = [...(this.roomsOf.get(id) ?? [])];
+      const indexed = [...(this.rooms.leftsOf(id) ?? [])];
       for (const room of stored) {
-        if (!this.roomsOf.get(id)?.has(room) && fresh(room, id)) {
+        if (!this.rooms.has(room, id) && fresh(room, id)) {
           this.join(room, id);
           added++;
         }
