@@ -2,6 +2,7 @@
 // Helpers shared by the benchmark processes: /proc readings, latency summaries, small utilities.
 const fs = require('node:fs');
 const net = require('node:net');
+const { spawn } = require('node:child_process');
 
 const CLOCK_TICK_US = 10_000; // USER_HZ is 100 on Linux: one tick is 10 ms.
 
@@ -54,7 +55,31 @@ async function waitForPort(port, timeoutMs = 20_000) {
   throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
 }
 
+/** A private redis-server on a free port (no persistence); kill `child` when done. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitForPort(port);
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited. */
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The value after `--name` on the command line, if any. */
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
 /** ~100 bytes of JSON payload. */
 const ECHO_PAYLOAD = { text: 'x'.repeat(64), n: 12345, ok: true };
 
-module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, ECHO_PAYLOAD };
+module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, ECHO_PAYLOAD };

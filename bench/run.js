@@ -5,39 +5,18 @@
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
 const os = require('node:os');
-const { freePort, waitForPort, sleep } = require('./common');
+const { freePort, waitForPort, sleep, startRedis, stop, arg } = require('./common');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
 const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, connections: 2 };
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CELL_TIMEOUT_MS = 90_000;
 
-function arg(name) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-
 // BENCH_PROF=<dir>: every server node and the load generator write a V8 CPU profile there.
 const profFlags = () => (process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []);
 
 function startProcess(file, env) {
   return spawn(process.execPath, [...profFlags(), join(__dirname, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitForPort(port);
-  return { child, url: `redis://127.0.0.1:${port}` };
 }
 
 async function runCell(redisUrl, target, workload, index) {
