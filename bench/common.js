@@ -26,6 +26,57 @@ function summarize(latencies) {
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
 }
 
+/**
+ * Latencies in ms as counts per bucket, each bucket 2 % wider than the one before (from 10 µs):
+ * small enough to send between processes once a minute, and mergeable, so percentiles over
+ * several load generators are exact up to the bucket width. Percentiles report the bucket's
+ * upper bound; max is exact.
+ */
+class Histogram {
+  static MIN_MS = 0.01;
+  static GROWTH = Math.log(1.02);
+
+  constructor() {
+    this.counts = new Map();
+    this.count = 0;
+    this.max = 0;
+  }
+
+  record(ms) {
+    const bucket = ms <= Histogram.MIN_MS ? 0 : Math.ceil(Math.log(ms / Histogram.MIN_MS) / Histogram.GROWTH);
+    this.counts.set(bucket, (this.counts.get(bucket) ?? 0) + 1);
+    this.count++;
+    if (ms > this.max) this.max = ms;
+  }
+
+  /** Plain data for process.send(). */
+  toJSON() {
+    return { counts: [...this.counts], count: this.count, max: this.max };
+  }
+
+  static merge(parts) {
+    const merged = new Histogram();
+    for (const part of parts) {
+      for (const [bucket, n] of part.counts) merged.counts.set(bucket, (merged.counts.get(bucket) ?? 0) + n);
+      merged.count += part.count;
+      merged.max = Math.max(merged.max, part.max);
+    }
+    return merged;
+  }
+
+  /** The latency that a fraction `q` of the samples did not exceed (null when empty). */
+  quantile(q) {
+    if (this.count === 0) return null;
+    const rank = Math.ceil(this.count * q);
+    let seen = 0;
+    for (const bucket of [...this.counts.keys()].sort((a, b) => a - b)) {
+      seen += this.counts.get(bucket);
+      if (seen >= rank) return Math.min(this.max, Histogram.MIN_MS * Math.exp(bucket * Histogram.GROWTH));
+    }
+    return this.max;
+  }
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -82,4 +133,4 @@ function arg(name) {
 /** ~100 bytes of JSON payload. */
 const ECHO_PAYLOAD = { text: 'x'.repeat(64), n: 12345, ok: true };
 
-module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, ECHO_PAYLOAD };
+module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, Histogram, ECHO_PAYLOAD };
