@@ -1,4 +1,4 @@
-import type { ErrorPayload, Frame } from '../lib/protocol';
+import type { ErrorPayload, Frame, MetadataStrategy } from '../lib/protocol';
 import type { MeshClientError, MeshConnectionError } from './errors';
 
 /** Connection status of a `MeshClient`. */
@@ -137,13 +137,11 @@ export interface ChannelHistoryResult {
 /** Reply of `joinRoom()`. */
 export interface JoinRoomResult {
   success: boolean;
-  present?: Array<{ id: string; metadata: unknown }>;
+  /** Who is in the room; `metadata` only as far as the server shows other members' metadata. */
+  present?: Array<{ id: string; metadata?: unknown }>;
 }
-
-/** How `setConnectionMetadata` combines the new metadata with the stored one. */
-export type MetadataStrategy = 'replace' | 'merge' | 'deepMerge';
 
 /** A handler for server-to-client invokes (`client.handle`). */
 export type InvokeHandler<TData = any, TResult = unknown> = (data: TData) => TResult | Promise<TResult>;
 
-export type { ErrorPayload, Frame };
+export type { ErrorPayload, Frame, MetadataStrategy };
