@@ -45,6 +45,8 @@ const jsonCopy = (data: unknown): unknown => JSON.parse(JSON.stringify(data ?? n
 export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, unknown> = Record<string, any>> {
   private readonly logger = new Logger('MeshClients');
   private readonly byClientId = new Map<string, Connection>();
+  /** The ownership epoch of each local connection's registration. */
+  private readonly epochs = new WeakMap<Connection, number>();
   /** Registrations in flight, by client id (settled when done, whatever the outcome). */
   private readonly registering = new Map<string, Promise<void>>();
   /** Remote clients' last known nodes (a hint; see `invoke`), oldest first. */
@@ -224,8 +226,8 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     let older: Connection | undefined;
     try {
       ({ supersededNodeId, epoch } = await this.registry.registerWithEpoch(clientId, null, connection.connectedAt));
-      connection.clientId = clientId;
-      connection.clientEpoch = epoch;
+      connection.assignClientId(clientId);
+      this.epochs.set(connection, epoch);
       this.routes.delete(clientId);
       older = this.byClientId.get(clientId);
       this.byClientId.set(clientId, connection);
@@ -245,7 +247,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
   /** Closes this node's socket of a client that registered elsewhere, unless it is newer than the kick. */
   private kick(clientId: string, epoch: number): boolean {
     const connection = this.byClientId.get(clientId);
-    if (!connection || connection.clientEpoch >= epoch) return false;
+    if (!connection || (this.epochs.get(connection) ?? 0) >= epoch) return false;
     this.byClientId.delete(clientId);
     connection.close(CloseCode.SUPERSEDED, 'Connected again elsewhere');
     return true;
@@ -256,7 +258,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     const clientId = connection.clientId;
     if (!clientId) return;
     if (this.byClientId.get(clientId) === connection) this.byClientId.delete(clientId);
-    if (await this.registry.unregister(clientId, connection.clientEpoch)) {
+    if (await this.registry.unregister(clientId, this.epochs.get(connection))) {
       for (const listener of this.disconnectedListeners) await this.safely(() => listener(clientId, connection));
     }
   }

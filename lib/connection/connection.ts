@@ -9,20 +9,10 @@ import { frameText, type PreparedFrame } from '../transport/prepared-frame';
  * through `ConnectionManager` or `MeshServer`.
  */
 export class Connection {
-  /** Last measured round trip in ms (0 until the first `latency:response`). */
-  latency = 0;
   readonly connectedAt = Date.now();
-  /** @internal heartbeat bookkeeping */
-  awaitingPong = false;
-  /** @internal */
-  missedPongs = 0;
-  /** @internal time the pending `latency:request` was sent, 0 if none */
-  latencyRequestedAt = 0;
-  /** The id this connection is registered under in the client registry (see `resolveClientId`). */
-  clientId?: string;
-  /** @internal ownership epoch of that registration */
-  clientEpoch = 0;
   private closed = false;
+  private lastLatency = 0;
+  private registeredAs?: string;
 
   constructor(
     /** The connection id sent to the client in `<prefix>/assign-id`. */
@@ -35,6 +25,26 @@ export class Connection {
     readonly nodeId: string,
     private readonly maxBufferedAmount: number,
   ) {}
+
+  /** Last measured round trip in ms (0 until the first `latency:response`). */
+  get latency(): number {
+    return this.lastLatency;
+  }
+
+  /** @internal set by the heartbeat */
+  recordLatency(ms: number): void {
+    this.lastLatency = ms;
+  }
+
+  /** The id this connection is registered under in the client registry (see `resolveClientId`); set once it registered. */
+  get clientId(): string | undefined {
+    return this.registeredAs;
+  }
+
+  /** @internal set by the client registry */
+  assignClientId(clientId: string): void {
+    this.registeredAs = clientId;
+  }
 
   /** True until the socket starts closing. */
   get isOpen(): boolean {

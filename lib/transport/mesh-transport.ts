@@ -127,7 +127,7 @@ export class MeshTransport {
       perMessageDeflate: false,
       maxPayload: options.maxPayload * HARD_LIMIT_FACTOR,
     });
-    this.heartbeat = new Heartbeat(local, options);
+    this.heartbeat = new Heartbeat(options);
     const names = builtinCommands(options.prefix);
     this.assignIdCommand = names.assignId;
     this.errorCommand = names.error;
@@ -249,6 +249,7 @@ export class MeshTransport {
   private onConnection(ws: WebSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
     const connection = new Connection(randomUUID(), ws, request, this.store.nodeId, this.options.maxBufferedAmount);
     this.local.add(connection);
+    this.heartbeat.track(connection);
     const registered = this.store
       .addConnection(connection.id, metadata)
       .then(() => this.events.emitConnect(connection, metadata))
@@ -353,6 +354,7 @@ export class MeshTransport {
   private async onClose(connection: Connection, registered: Promise<boolean>): Promise<void> {
     connection.markClosed();
     this.local.delete(connection);
+    this.heartbeat.untrack(connection);
     this.router.connectionClosed(connection.id);
     await this.channels.removeConnection(connection);
     if (!(await registered)) return;
