@@ -1,12 +1,12 @@
 import {
-  builtinCommands,
+  builtinCommandNames,
   CloseCode,
   decodeFrame,
   DEFAULT_PREFIX,
   encodeFrame,
   HeartbeatCommand,
   isErrorPayload,
-  type BuiltinCommands,
+  type BuiltinCommandNames,
   type ErrorPayload,
   type Frame,
 } from '../lib/protocol';
@@ -82,7 +82,7 @@ const CLOSE_GRACE_MS = 1000;
  */
 export class MeshClient<TCommands extends CommandMap = any> {
   readonly options: Readonly<ResolvedMeshClientOptions>;
-  private readonly names: BuiltinCommands;
+  private readonly names: BuiltinCommandNames;
   private readonly events = new MeshEventEmitter((event, error) => this.reportListenerError(event, error));
   private readonly ids = new IdAllocator();
   private readonly commands = new CommandTracker();
@@ -107,7 +107,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
   ) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
-    this.names = builtinCommands(this.options.prefix);
+    this.names = builtinCommandNames(this.options.prefix);
     this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
     if (this.options.syncCommands && !nodeRuntime) {
       throw new MeshUnsupportedError('syncCommands needs Node.js (a worker thread holds the socket); in a browser use `await client.command(...)`');

@@ -13,7 +13,9 @@ import { MeshCommandExplorer } from './commands/mesh-command.explorer';
 import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
-import { MESH_CLIENT_REGISTRY_BACKEND, MESH_STORE } from './mesh.constants';
+import { MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_STORE } from './mesh.constants';
+import { builtinCommandNames } from './protocol';
+import { BuiltinCommandTable } from './commands/builtin-command-table';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
 import { MeshClientRedisRegistry } from './registry/mesh-client-redis-registry';
 import { MeshLifecycle } from './mesh.lifecycle';
@@ -39,6 +41,7 @@ function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {
 
 const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
+  { provide: MESH_COMMAND_NAMES, useFactory: (options: ResolvedMeshOptions) => builtinCommandNames(options.prefix), inject: [MESH_RESOLVED_OPTIONS] },
   { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
   { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
   ConnectionEvents,
@@ -49,6 +52,7 @@ const MESH_PROVIDERS: Provider[] = [
   CommandRegistry,
   CommandPipelineFactory,
   MeshCommandExplorer,
+  BuiltinCommandTable,
   CommandDispatcher,
   ChannelManager,
   RoomManager,

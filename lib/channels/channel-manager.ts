@@ -3,11 +3,11 @@ import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../common/exposure-list';
 import { TwoWayIndex } from '../common/two-way-index';
 import { toWire } from '../transport/prepared-frame';
-import { MESH_STORE } from '../mesh.constants';
+import { MESH_COMMAND_NAMES, MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { MeshForbiddenError } from '../errors';
-import { builtinCommands, encodeFrame, ErrorCode, ErrorName, type ErrorPayload } from '../protocol';
+import { encodeFrame, ErrorCode, ErrorName, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
 import type { MeshStore } from '../state/mesh-store.interface';
 
 export interface ChannelSubscribeResult {
@@ -32,8 +32,9 @@ export class ChannelManager {
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
+    @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
   ) {
-    this.messageCommand = builtinCommands(options.prefix).subscriptionMessage;
+    this.messageCommand = names.subscriptionMessage;
   }
 
   expose(pattern: string | RegExp, guard?: ExposureGuard): void {

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
-import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
-import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { builtinCommands, encodeFrame, isErrorPayload, type FrameId } from '../protocol';
+import { MESH_COMMAND_NAMES } from '../mesh.constants';
+import { encodeFrame, isErrorPayload, type BuiltinCommandNames, type FrameId } from '../protocol';
 import { PendingRequests } from './pending-requests';
 import { ClientDisconnectedError, ClientInvocationError, MeshRequestTimeoutError } from '../errors';
 
@@ -17,8 +16,8 @@ export class ClientInvoker {
   private readonly invokeCommand: string;
   private counter = 0;
 
-  constructor(@Inject(MESH_RESOLVED_OPTIONS) options: ResolvedMeshOptions) {
-    this.invokeCommand = builtinCommands(options.prefix).invoke;
+  constructor(@Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames) {
+    this.invokeCommand = names.invoke;
   }
 
   invoke(connection: Connection, clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {

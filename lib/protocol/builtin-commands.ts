@@ -11,7 +11,7 @@ export const HeartbeatCommand = {
 export const DEFAULT_PREFIX = 'mesh';
 
 /** Names of the built-in commands and pushes for one prefix. */
-export interface BuiltinCommands {
+export interface BuiltinCommandNames {
   assignId: string;
   noop: string;
   error: string;
@@ -29,7 +29,7 @@ export interface BuiltinCommands {
   invokeResult: string;
 }
 
-export function builtinCommands(prefix: string = DEFAULT_PREFIX): BuiltinCommands {
+export function builtinCommandNames(prefix: string = DEFAULT_PREFIX): BuiltinCommandNames {
   const p = `${prefix}/`;
   return {
     assignId: `${p}assign-id`,

@@ -11,10 +11,10 @@ import { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
 import { MessageRouter } from '../delivery/message-router';
-import { MESH_STORE } from '../mesh.constants';
+import { MESH_COMMAND_NAMES, MESH_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { builtinCommands, CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type FrameId } from '../protocol';
+import { CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type BuiltinCommandNames, type FrameId } from '../protocol';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { Heartbeat } from './heartbeat';
 import { settleWithin } from '../common/settle-within';
@@ -114,6 +114,7 @@ export class MeshTransport {
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
     private readonly local: LocalConnections,
     private readonly dispatcher: CommandDispatcher,
     private readonly channels: ChannelManager,
@@ -128,7 +129,6 @@ export class MeshTransport {
       maxPayload: options.maxPayload * HARD_LIMIT_FACTOR,
     });
     this.heartbeat = new Heartbeat(options);
-    const names = builtinCommands(options.prefix);
     this.assignIdCommand = names.assignId;
     this.errorCommand = names.error;
     this.invokeResultCommand = names.invokeResult;
