@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { ChannelManager } from './channels/channel-manager';
 import { describeOutcome, settleWithin } from './common/settle-within';
 import { NodeBus } from './cluster/node-bus';
+import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
@@ -33,6 +34,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly membership: NodeMembership,
     private readonly bus: NodeBus,
+    private readonly messages: NodeMessageDispatcher,
   ) {}
 
   /** Nest runs a module's init hooks concurrently: shutdown must wait for a start in progress. */
@@ -46,7 +48,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
   private async start(): Promise<void> {
     try {
       await this.store.start({
-        onNodeMessage: (message) => this.router.handleNodeMessage(message),
+        onNodeMessage: (message) => this.messages.handle(message),
         onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
         onResubscribed: () => void this.router.resyncRooms(),
       });

@@ -4,6 +4,7 @@ import { ChannelManager } from './channels/channel-manager';
 import { ClientInvoker } from './cluster/client-invoker';
 import { MeshClientService } from './cluster/mesh-client.service';
 import { NodeBus } from './cluster/node-bus';
+import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
 import { ConnectionEvents } from './connection/connection-events';
 import { CommandDispatcher } from './commands/command-dispatcher';
@@ -45,6 +46,7 @@ const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
   { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
   ConnectionEvents,
+  NodeMessageDispatcher,
   NodeBus,
   ClientInvoker,
   MeshClientService,

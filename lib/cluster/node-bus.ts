@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MessageRouter } from '../delivery/message-router';
-import { encodeEnvelope, type NodeEnvelope } from '../delivery/node-envelope';
+import { encodeNodeMessage, NodeMessageKind, type NodeMessageOf } from './node-message';
+import { NodeMessageDispatcher } from './node-message-dispatcher';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { PendingRequests } from './pending-requests';
@@ -26,11 +26,11 @@ export class NodeBus {
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
-    private readonly router: MessageRouter,
+    messages: NodeMessageDispatcher,
   ) {
-    router.onEnvelope('q', (envelope) => void this.onRequest(envelope));
-    router.onEnvelope('r', (envelope) => this.onReply(envelope));
-    router.onEnvelope('b', (envelope) => this.onBroadcast(envelope));
+    messages.on(NodeMessageKind.REQUEST, (message) => void this.onRequest(message));
+    messages.on(NodeMessageKind.REPLY, (message) => this.onReply(message));
+    messages.on(NodeMessageKind.NODE_BROADCAST, (message) => this.onBroadcast(message));
   }
 
   /** Handles requests of a type (one handler per type). */
@@ -49,7 +49,7 @@ export class NodeBus {
       () => new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`),
       nodeId,
     );
-    this.router.publishEnvelope(nodeId, encodeEnvelope('q', this.store.nodeId, [requestId], body)).then(
+    this.store.publishToNode(nodeId, encodeNodeMessage({ kind: NodeMessageKind.REQUEST, origin: this.store.nodeId, requestId, body })).then(
       (receivers) => {
         if (receivers === 0) this.pending.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
       },
@@ -58,7 +58,7 @@ export class NodeBus {
     return answer;
   }
 
-  private async onRequest({ origin, ids: [requestId], body }: NodeEnvelope): Promise<void> {
+  private async onRequest({ origin, requestId, body }: NodeMessageOf<typeof NodeMessageKind.REQUEST>): Promise<void> {
     let reply: { data?: unknown; error?: SerializedError };
     try {
       const { type, data, timeoutMs } = JSON.parse(body) as { type: string; data: unknown; timeoutMs: number };
@@ -76,13 +76,13 @@ export class NodeBus {
       text = JSON.stringify({ error: serializeError(new Error(`The answer to node ${origin} could not be encoded as JSON: ${(error as Error).message}`)) });
     }
     try {
-      await this.router.publishEnvelope(origin, encodeEnvelope('r', this.store.nodeId, [requestId], text));
+      await this.store.publishToNode(origin, encodeNodeMessage({ kind: NodeMessageKind.REPLY, origin: this.store.nodeId, requestId, body: text }));
     } catch (error) {
       this.logger.warn(`Could not answer node ${origin}: ${(error as Error).message}`);
     }
   }
 
-  private onReply({ origin, ids: [requestId], body }: NodeEnvelope): void {
+  private onReply({ origin, requestId, body }: NodeMessageOf<typeof NodeMessageKind.REPLY>): void {
     // A reply counts only from the node the request went to: request ids are predictable, and
     // anything that can publish on this node's channel could otherwise answer in its place.
     if (this.pending.meta(requestId) !== origin) return;
@@ -105,10 +105,10 @@ export class NodeBus {
   async broadcast(type: string, data: unknown, options: { skipSelf?: boolean } = {}): Promise<void> {
     const body = JSON.stringify({ type, data });
     if (!options.skipSelf) this.runBroadcastHandlers(type, JSON.parse(body).data, this.store.nodeId);
-    await this.store.publishToAll(encodeEnvelope('b', this.store.nodeId, [], body));
+    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.NODE_BROADCAST, origin: this.store.nodeId, body }));
   }
 
-  private onBroadcast({ origin, body }: NodeEnvelope): void {
+  private onBroadcast({ origin, body }: NodeMessageOf<typeof NodeMessageKind.NODE_BROADCAST>): void {
     if (origin === this.store.nodeId) return;
     try {
       const { type, data } = JSON.parse(body) as { type: string; data: unknown };

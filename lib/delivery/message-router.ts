@@ -4,7 +4,8 @@ import { toWire } from '../transport/prepared-frame';
 import { MESH_STORE } from '../mesh.constants';
 import type { MeshStore } from '../state/mesh-store.interface';
 import { LocalRoomIndex } from './local-room-index';
-import { decodeEnvelope, decodeRoomBody, encodeEnvelope, encodeRoomBody, type EnvelopeKind, type NodeEnvelope } from './node-envelope';
+import { encodeNodeMessage, NodeMessageKind } from '../cluster/node-message';
+import { NodeMessageDispatcher } from '../cluster/node-message-dispatcher';
 
 /**
  * Delivers encoded frames to connections wherever they are: directly to sockets on this node,
@@ -13,57 +14,30 @@ import { decodeEnvelope, decodeRoomBody, encodeEnvelope, encodeRoomBody, type En
 @Injectable()
 export class MessageRouter {
   private readonly logger = new Logger('MeshDelivery');
-  private readonly envelopeHandlers = new Map<EnvelopeKind, (envelope: NodeEnvelope) => void>();
   private readonly localRooms = new LocalRoomIndex();
 
   constructor(
     @Inject(MESH_STORE) private readonly store: MeshStore,
     private readonly local: LocalConnections,
-  ) {}
-
-  /** Routes node-to-node envelopes of another kind (requests, replies, node broadcasts) to their owner. */
-  onEnvelope(kind: EnvelopeKind, handler: (envelope: NodeEnvelope) => void): void {
-    this.envelopeHandlers.set(kind, handler);
-  }
-
-  /**
-   * Handles an envelope another node (or this one) published. Runs inside the Redis client's
-   * message callback: a bad envelope is dropped and logged, and nothing it causes is thrown there.
-   */
-  handleNodeMessage(text: string): void {
-    const envelope = decodeEnvelope(text);
-    if (!envelope) {
-      this.logger.warn(`Dropped a malformed node message (${JSON.stringify(text.slice(0, 60))}...)`);
-      return;
-    }
-    try {
-      this.dispatch(envelope);
-    } catch (error) {
-      this.logger.error(`A node message of kind "${envelope.kind}" from node ${envelope.origin} failed: ${(error as Error).message}`);
-    }
-  }
-
-  private dispatch(envelope: NodeEnvelope): void {
-    const { kind, origin, ids, body } = envelope;
-    if (kind === 's') {
-      const wire = toWire(body, ids.length);
+    messages: NodeMessageDispatcher,
+  ) {
+    const self = () => this.store.nodeId;
+    messages.on(NodeMessageKind.SEND, ({ ids, frame }) => {
+      const wire = toWire(frame, ids.length);
       for (const id of ids) this.local.get(id)?.sendRaw(wire);
-    } else if (kind === 'a') {
-      if (origin !== this.store.nodeId) this.sendToAllLocal(body, ids);
-    } else if (kind === 'x') {
-      for (const id of ids) this.local.get(id)?.close(Number(body));
-    } else if (kind === 'm') {
-      const decoded = decodeRoomBody(body);
-      if (decoded && origin !== this.store.nodeId) this.sendToLocalRoom(decoded.room, decoded.frame, ids);
-    } else if (kind === 'j') {
-      for (const id of ids) if (this.local.get(id)) this.localRooms.join(body, id);
-    } else if (kind === 'l') {
-      for (const id of ids) this.localRooms.leave(body, id);
-    } else if (kind === 'c') {
-      if (origin !== this.store.nodeId) this.localRooms.clear(body);
-    } else {
-      this.envelopeHandlers.get(kind)?.(envelope);
-    }
+    });
+    messages.on(NodeMessageKind.BROADCAST, ({ origin, exclude, frame }) => origin !== self() && this.sendToAllLocal(frame, exclude));
+    messages.on(NodeMessageKind.CLOSE, ({ ids, code }) => {
+      for (const id of ids) this.local.get(id)?.close(code);
+    });
+    messages.on(NodeMessageKind.ROOM, ({ origin, room, exclude, frame }) => origin !== self() && this.sendToLocalRoom(room, frame, exclude));
+    messages.on(NodeMessageKind.JOINED, ({ room, ids }) => {
+      for (const id of ids) if (this.local.get(id)) this.localRooms.join(room, id);
+    });
+    messages.on(NodeMessageKind.LEFT, ({ room, ids }) => {
+      for (const id of ids) this.localRooms.leave(room, id);
+    });
+    messages.on(NodeMessageKind.ROOM_CLEARED, ({ origin, room }) => origin !== self() && this.localRooms.clear(room));
   }
 
   private sendToAllLocal(frame: string, exclude: readonly string[]): void {
@@ -101,7 +75,7 @@ export class MessageRouter {
   /** Sends to every connection of every node. */
   async broadcast(frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToAllLocal(frame, exclude);
-    await this.store.publishToAll(encodeEnvelope('a', this.store.nodeId, exclude, frame));
+    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.BROADCAST, origin: this.store.nodeId, exclude: [...exclude], frame }));
   }
 
   /**
@@ -110,7 +84,7 @@ export class MessageRouter {
    */
   async toRoom(room: string, frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToLocalRoom(room, frame, exclude);
-    await this.store.publishToAll(encodeEnvelope('m', this.store.nodeId, exclude, encodeRoomBody(room, frame)));
+    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.store.nodeId, room, exclude: [...exclude], frame }));
   }
 
   private sendToLocalRoom(room: string, frame: string, exclude: readonly string[]): void {
@@ -125,22 +99,23 @@ export class MessageRouter {
    * Keeps the owner node's room index in step with a membership change already written to the
    * store. Published before the caller's next message, so a broadcast that follows finds it.
    */
-  async membershipChanged(change: 'j' | 'l', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
+  async membershipChanged(change: 'joined' | 'left', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
     if (ownerNodeId === this.store.nodeId) {
       // As for a join sent by another node: a socket that closed meanwhile is not indexed (its
       // cleanup already ran, or will remove the stored membership).
-      if (change === 'j') {
+      if (change === 'joined') {
         if (this.local.get(connectionId)) this.localRooms.join(room, connectionId);
       } else this.localRooms.leave(room, connectionId);
       return;
     }
-    await this.store.publishToNode(ownerNodeId, encodeEnvelope(change, this.store.nodeId, [connectionId], room));
+    const kind = change === 'joined' ? NodeMessageKind.JOINED : NodeMessageKind.LEFT;
+    await this.store.publishToNode(ownerNodeId, encodeNodeMessage({ kind, origin: this.store.nodeId, room, ids: [connectionId] }));
   }
 
   /** A room was emptied: every node forgets its local members of it. */
   async roomCleared(room: string): Promise<void> {
     this.localRooms.clear(room);
-    await this.store.publishToAll(encodeEnvelope('c', this.store.nodeId, [], room));
+    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM_CLEARED, origin: this.store.nodeId, room }));
   }
 
   private resyncing?: Promise<void>;
@@ -190,18 +165,13 @@ export class MessageRouter {
     });
     if (remote.length === 0) return;
     const byNode = await this.remoteOwners(remote);
-    await Promise.all([...byNode].map(([node, ids]) => this.store.publishToNode(node, encodeEnvelope('x', this.store.nodeId, ids, String(code)))));
-  }
-
-  /** Publishes an envelope to one node; resolves with how many subscribers received it (0: the node is gone). */
-  publishEnvelope(nodeId: string, envelope: string): Promise<number> {
-    return this.store.publishToNode(nodeId, envelope);
+    await Promise.all([...byNode].map(([node, ids]) => this.store.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.CLOSE, origin: this.store.nodeId, ids, code }))));
   }
 
   private async publishByNode(byNode: Map<string, string[]>, frame: string): Promise<void> {
     const sends: Promise<number>[] = [];
     for (const [node, ids] of byNode) {
-      if (ids.length) sends.push(this.store.publishToNode(node, encodeEnvelope('s', this.store.nodeId, ids, frame)));
+      if (ids.length) sends.push(this.store.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.SEND, origin: this.store.nodeId, ids, frame })));
     }
     await Promise.all(sends);
   }

@@ -39,7 +39,7 @@ export class RoomManager {
   async join(room: string, connectionId: string): Promise<boolean> {
     const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
     if (owner === null) return false;
-    await this.router.membershipChanged('j', room, connectionId, owner);
+    await this.router.membershipChanged('joined', room, connectionId, owner);
     return true;
   }
 
@@ -47,7 +47,7 @@ export class RoomManager {
   async leave(room: string, connectionId: string): Promise<boolean> {
     const owner = await this.store.removeFromRoom(room, connectionId);
     if (owner === null) return false;
-    await this.router.membershipChanged('l', room, connectionId, owner);
+    await this.router.membershipChanged('left', room, connectionId, owner);
     return true;
   }
 

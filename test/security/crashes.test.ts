@@ -125,19 +125,22 @@ describe('node messages arriving from Redis are checked, never trusted', () => {
       const client = await RawClient.connect(t.url);
       const id = client.connectionId!;
       const nodeChannel = `${keyPrefix}node:${t.mesh.nodeId}`;
+      const node = t.mesh.nodeId;
       const bad = [
-        `x\n${t.mesh.nodeId}\n${id}\n5000`,
-        `x\n${t.mesh.nodeId}\n${id}\n1005`,
-        `x\n${t.mesh.nodeId}\n${id}\nnot-a-code`,
-        `z\n1\n${id}\nunknown kind`,
-        `s\nnot-a-node\n${id}\n{}`,
-        `m\n1\n\n99999:short`,
+        `1 close\n${node}\n${id}\n5000`,
+        `1 close\n${node}\n${id}\n1005`,
+        `1 close\n${node}\n${id}\nnot-a-code`,
+        `1 teleport\n1\n${id}\nunknown kind`,
+        `2 send\n1\n${id}\n{}`,
+        `1 send\nnot-a-node\n${id}\n{}`,
+        `1 room\n1\n\n99999:short`,
         'no newlines at all',
-        `q\n1\na,b\n{}`,
-        `r\n1\n\n{}`,
+        `1 request\n1\na,b\n{}`,
+        `1 reply\n1\n\n{}`,
+        `1 send\n1\n,,\n{}`,
       ];
       for (const message of bad) await redis.publish(nodeChannel, message);
-      await redis.publish(`${keyPrefix}broadcast`, `m\n1\n\n0:{"command":"x"}`);
+      await redis.publish(`${keyPrefix}broadcast`, `1 room\n1\n\n0:{"command":"x"}`);
       await waitFor(() => warnings.mock.calls.filter(([m]) => String(m).startsWith('Dropped a malformed node message')).length >= bad.length + 1, 3000, 'every bad envelope logged');
       expect(await client.command('echo', 'still open')).toBe('still open');
       expect(t.mesh.getConnection(id)?.isOpen).toBe(true);

@@ -1,0 +1,132 @@
+import { isValidCloseCode } from '../protocol';
+
+/** The format's version: a node drops messages of any other (and says so in its log). */
+export const NODE_MESSAGE_VERSION = 1;
+
+/** What one node asks of another (or of all). */
+export const NodeMessageKind = {
+  /** Send a frame to the listed connections (of the receiving node). */
+  SEND: 'send',
+  /** Send a frame to every local connection except the listed ones. */
+  BROADCAST: 'broadcast',
+  /** Close the listed connections with a code. */
+  CLOSE: 'close',
+  /** Send a frame to the local members of a room, except the listed connections. */
+  ROOM: 'room',
+  /** The listed connections joined a room (keep the local room index in step). */
+  JOINED: 'joined',
+  /** The listed connections left a room. */
+  LEFT: 'left',
+  /** A room was emptied. */
+  ROOM_CLEARED: 'room-cleared',
+  /** A node-bus request (`NodeBus.request`); the body is JSON. */
+  REQUEST: 'request',
+  /** The answer to a request; the body is JSON. */
+  REPLY: 'reply',
+  /** A node-bus broadcast to every node's handlers; the body is JSON. */
+  NODE_BROADCAST: 'node-broadcast',
+} as const;
+
+export type NodeMessageKind = (typeof NodeMessageKind)[keyof typeof NodeMessageKind];
+
+/** A node message. `origin` is the sending node's id. Frames are already encoded once by the sender. */
+export type NodeMessage =
+  | { kind: typeof NodeMessageKind.SEND; origin: string; ids: string[]; frame: string }
+  | { kind: typeof NodeMessageKind.BROADCAST; origin: string; exclude: string[]; frame: string }
+  | { kind: typeof NodeMessageKind.CLOSE; origin: string; ids: string[]; code: number }
+  | { kind: typeof NodeMessageKind.ROOM; origin: string; room: string; exclude: string[]; frame: string }
+  | { kind: typeof NodeMessageKind.JOINED; origin: string; room: string; ids: string[] }
+  | { kind: typeof NodeMessageKind.LEFT; origin: string; room: string; ids: string[] }
+  | { kind: typeof NodeMessageKind.ROOM_CLEARED; origin: string; room: string }
+  | { kind: typeof NodeMessageKind.REQUEST; origin: string; requestId: string; body: string }
+  | { kind: typeof NodeMessageKind.REPLY; origin: string; requestId: string; body: string }
+  | { kind: typeof NodeMessageKind.NODE_BROADCAST; origin: string; body: string };
+
+export type NodeMessageOf<K extends NodeMessageKind> = Extract<NodeMessage, { kind: K }>;
+
+const KINDS = new Set<string>(Object.values(NodeMessageKind));
+
+/**
+ * Text, not JSON, so that a frame the sender encoded once is passed through without being parsed
+ * and encoded again: `<version> <kind>\n<origin>\n<comma-separated ids>\n<body>`, where the body is
+ * the frame, the close code, the room, `<room length>:<room><frame>` for `room`, or JSON for the
+ * node bus. Connection ids never contain commas (they are UUIDs); room names may hold anything.
+ */
+export function encodeNodeMessage(message: NodeMessage): string {
+  const head = `${NODE_MESSAGE_VERSION} ${message.kind}\n${message.origin}\n`;
+  switch (message.kind) {
+    case NodeMessageKind.SEND:
+      return `${head}${message.ids.join(',')}\n${message.frame}`;
+    case NodeMessageKind.BROADCAST:
+      return `${head}${message.exclude.join(',')}\n${message.frame}`;
+    case NodeMessageKind.CLOSE:
+      return `${head}${message.ids.join(',')}\n${message.code}`;
+    case NodeMessageKind.ROOM:
+      return `${head}${message.exclude.join(',')}\n${message.room.length}:${message.room}${message.frame}`;
+    case NodeMessageKind.JOINED:
+    case NodeMessageKind.LEFT:
+      return `${head}${message.ids.join(',')}\n${message.room}`;
+    case NodeMessageKind.ROOM_CLEARED:
+      return `${head}\n${message.room}`;
+    case NodeMessageKind.REQUEST:
+    case NodeMessageKind.REPLY:
+      return `${head}${message.requestId}\n${message.body}`;
+    case NodeMessageKind.NODE_BROADCAST:
+      return `${head}\n${message.body}`;
+  }
+}
+
+/** Why a text is not a node message this node can act on. */
+export type NodeMessageProblem = { problem: string };
+
+/**
+ * Reads a node message, checking every field for its kind. Node messages arrive from Redis, so
+ * they are input like any other: an unknown version or kind, an origin that is not a node id, an
+ * empty id, a close code a server may not send, or a malformed room body is reported, never thrown.
+ */
+export function decodeNodeMessage(text: string): NodeMessage | NodeMessageProblem {
+  const a = text.indexOf('\n');
+  const b = text.indexOf('\n', a + 1);
+  const c = text.indexOf('\n', b + 1);
+  if (a < 0 || b < 0 || c < 0) return { problem: 'not four lines' };
+  const [version, kind] = text.slice(0, a).split(' ');
+  if (version !== String(NODE_MESSAGE_VERSION)) return { problem: `version ${JSON.stringify(version)} (this node speaks ${NODE_MESSAGE_VERSION})` };
+  if (!KINDS.has(kind)) return { problem: `unknown kind ${JSON.stringify(kind)}` };
+  const origin = text.slice(a + 1, b);
+  if (!/^\d{1,20}$/.test(origin)) return { problem: `origin ${JSON.stringify(origin.slice(0, 30))} is not a node id` };
+  const list = text.slice(b + 1, c);
+  const ids = list ? list.split(',') : [];
+  if (ids.some((id) => id.length === 0)) return { problem: 'an empty connection id' };
+  const body = text.slice(c + 1);
+  switch (kind) {
+    case NodeMessageKind.SEND:
+      return ids.length > 0 ? { kind, origin, ids, frame: body } : { problem: 'send to nobody' };
+    case NodeMessageKind.BROADCAST:
+      return { kind, origin, exclude: ids, frame: body };
+    case NodeMessageKind.CLOSE: {
+      const code = Number(body);
+      if (ids.length === 0) return { problem: 'close of nobody' };
+      return isValidCloseCode(code) ? { kind, origin, ids, code } : { problem: `close code ${JSON.stringify(body.slice(0, 20))}` };
+    }
+    case NodeMessageKind.ROOM: {
+      const colon = body.indexOf(':');
+      const length = Number(body.slice(0, colon));
+      if (colon < 1 || !Number.isInteger(length) || length < 1 || colon + 1 + length > body.length) return { problem: 'a malformed room body' };
+      return { kind, origin, exclude: ids, room: body.slice(colon + 1, colon + 1 + length), frame: body.slice(colon + 1 + length) };
+    }
+    case NodeMessageKind.JOINED:
+    case NodeMessageKind.LEFT:
+      return ids.length > 0 && body.length > 0 ? { kind, origin, ids, room: body } : { problem: `${kind} without a connection or a room` };
+    case NodeMessageKind.ROOM_CLEARED:
+      return body.length > 0 ? { kind, origin, room: body } : { problem: 'room-cleared without a room' };
+    case NodeMessageKind.REQUEST:
+    case NodeMessageKind.REPLY:
+      return ids.length === 1 ? { kind, origin, requestId: ids[0], body } : { problem: `${kind} without one request id` };
+    default:
+      return { kind: NodeMessageKind.NODE_BROADCAST, origin, body };
+  }
+}
+
+export function isNodeMessage(value: NodeMessage | NodeMessageProblem): value is NodeMessage {
+  return 'kind' in value;
+}
