@@ -8,7 +8,6 @@ export type { MeshCommandContext, MeshMiddlewareFn, MeshCommandHandlerFn } from 
 export * from './decorators';
 export * from './errors';
 export * from './interfaces/mesh-module-options.interface';
-export type { MeshStore } from './state/mesh-store.interface';
 export { MeshClientService, type ClientConnectedEvent, type ClientConnectedListener, type ClientDisconnectedListener, type NodeClientsOrphanedListener } from './cluster/mesh-client.service';
 export type { MeshHealth, MeshHealthStatus } from './cluster/node-health';
 export * from './registry';

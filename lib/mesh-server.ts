@@ -10,10 +10,11 @@ import type { ExposureGuard } from './common/exposure-list';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
-import { MESH_STORE } from './mesh.constants';
+import { MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from './mesh.constants';
 import { encodeFrame, isValidCloseCode } from './protocol';
 import { roomName, RoomManager } from './rooms/room-manager';
-import type { MeshStore } from './state/mesh-store.interface';
+import type { SharedState } from './state/shared-state/shared-state';
+import type { MembershipStore } from './state/membership/membership-store';
 import { MeshTransport } from './transport/mesh-transport';
 import { NodeHealth, type MeshHealth } from './cluster/node-health';
 
@@ -53,7 +54,8 @@ function excludedIds(exclude: BroadcastOptions['exclude']): string[] {
 @Injectable()
 export class MeshServer {
   constructor(
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     private readonly registry: CommandRegistry,
     private readonly pipelines: CommandPipelineFactory,
     private readonly local: LocalConnections,
@@ -75,7 +77,7 @@ export class MeshServer {
 
   /** This node's id (a number from Redis, as a string; "1" without Redis). */
   get nodeId(): string {
-    return this.store.nodeId;
+    return this.nodes.nodeId;
   }
 
   /** The standalone server's address, with the `port` option. */

@@ -1,5 +1,12 @@
 /** Injection tokens and metadata keys. */
-export const MESH_STORE = Symbol('MESH_STORE');
+/** The node's three stores, with the Redis connections they share (`MeshState`). */
+export const MESH_STATE = Symbol('MESH_STATE');
+/** Messaging between nodes and on user channels (`MeshBroker`). */
+export const MESH_BROKER = Symbol('MESH_BROKER');
+/** Connections, metadata and rooms that every node sees (`SharedState`). */
+export const MESH_SHARED_STATE = Symbol('MESH_SHARED_STATE');
+/** Node ids, heartbeats, leadership, dead nodes (`MembershipStore`). */
+export const MESH_MEMBERSHIP_STORE = Symbol('MESH_MEMBERSHIP_STORE');
 export const MESH_COMMAND_METADATA = 'nestjs-mesh:command';
 export const MESH_MIDDLEWARE_METADATA = 'nestjs-mesh:middleware';
 export const MESH_CONTEXT_TYPE = 'ws';

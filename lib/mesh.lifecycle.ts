@@ -8,10 +8,10 @@ import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
-import { MESH_STORE } from './mesh.constants';
+import { MESH_STATE } from './mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from './mesh-options';
 import type { ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
-import type { MeshStore } from './state/mesh-store.interface';
+import type { MeshState } from './state/mesh-state';
 import { MeshTransport } from './transport/mesh-transport';
 
 /**
@@ -27,7 +27,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
 
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_STATE) private readonly state: MeshState,
     private readonly transport: MeshTransport,
     private readonly router: MessageRouter,
     private readonly channels: ChannelManager,
@@ -47,14 +47,15 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
 
   private async start(): Promise<void> {
     try {
-      await this.store.start({
+      await this.state.connect();
+      await this.state.broker.start({
         onNodeMessage: (message) => this.messages.handle(message),
         onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
         onResubscribed: () => void this.router.resyncRooms(),
       });
       await this.membership.start();
     } catch (error) {
-      await this.store.stop().catch(() => undefined);
+      await this.stopStores().catch(() => undefined);
       throw error;
     }
     this.started = true;
@@ -80,7 +81,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
   /** One line at start-up saying where the endpoint is, as Nest does for routes and gateways. */
   private announce(where: string): void {
     const store = this.options.redis ? 'Redis' : 'in-memory (one process)';
-    this.logger.log(`Mesh endpoint on ${where}: prefix "${this.options.prefix}", ${store} state, node ${this.store.nodeId}`);
+    this.logger.log(`Mesh endpoint on ${where}: prefix "${this.options.prefix}", ${store} state, node ${this.state.membership.nodeId}`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -92,12 +93,12 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     // after nodeTtl the leader removes this node's state anyway, so waiting longer is pointless.
     const left = (async () => {
       await this.membership.stop();
-      await this.store.removeNode(this.store.nodeId);
+      await this.membership.leave();
     })();
     const outcome = await settleWithin(left, this.options.nodeTtl);
     if (outcome !== 'done') {
       this.logger.warn(
-        `Could not remove node ${this.store.nodeId}'s state from the store (${describeOutcome(outcome, this.options.nodeTtl)}); ` +
+        `Could not remove node ${this.state.membership.nodeId}'s state from the store (${describeOutcome(outcome, this.options.nodeTtl)}); ` +
           'the leader removes it once its heartbeat expires',
       );
     }
@@ -106,6 +107,11 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
   async onApplicationShutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    await this.store.stop();
+    await this.stopStores();
+  }
+
+  private async stopStores(): Promise<void> {
+    await this.state.broker.stop();
+    await this.state.close();
   }
 }

@@ -14,7 +14,7 @@ import { MeshCommandExplorer } from './commands/mesh-command.explorer';
 import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
-import { MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_STORE } from './mesh.constants';
+import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
@@ -25,26 +25,23 @@ import { MESH_RESOLVED_OPTIONS, resolveMeshOptions } from './mesh-options';
 import { MeshServer } from './mesh-server';
 import type { MeshModuleOptions, ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
 import { RoomManager } from './rooms/room-manager';
-import { MemoryMeshStore } from './state/memory-mesh-store';
-import { RedisMeshStore } from './state/redis-mesh-store';
-import type { MeshStore } from './state/mesh-store.interface';
+import { createMeshState, type MeshState } from './state/mesh-state';
 import { MeshTransport } from './transport/mesh-transport';
 import { NodeHealth } from './cluster/node-health';
 
-function createStore(options: ResolvedMeshOptions): MeshStore {
-  return options.redis ? new RedisMeshStore({ redis: options.redis, keyPrefix: options.keyPrefix, nodeTtl: options.nodeTtl }) : new MemoryMeshStore();
-}
-
-function createRegistryBackend(options: ResolvedMeshOptions, store: MeshStore) {
+function createRegistryBackend(options: ResolvedMeshOptions, state: MeshState) {
   if (options.registryBackend) return options.registryBackend;
-  return store instanceof RedisMeshStore ? new MeshClientRedisRegistry(store.client, options.keyPrefix) : new MeshClientMemoryRegistry();
+  return state.client ? new MeshClientRedisRegistry(state.client, options.keyPrefix) : new MeshClientMemoryRegistry();
 }
 
 const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
   { provide: MESH_COMMAND_NAMES, useFactory: (options: ResolvedMeshOptions) => builtinCommandNames(options.prefix), inject: [MESH_RESOLVED_OPTIONS] },
-  { provide: MESH_STORE, useFactory: createStore, inject: [MESH_RESOLVED_OPTIONS] },
-  { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STORE] },
+  { provide: MESH_STATE, useFactory: createMeshState, inject: [MESH_RESOLVED_OPTIONS] },
+  { provide: MESH_BROKER, useFactory: (state: MeshState) => state.broker, inject: [MESH_STATE] },
+  { provide: MESH_SHARED_STATE, useFactory: (state: MeshState) => state.state, inject: [MESH_STATE] },
+  { provide: MESH_MEMBERSHIP_STORE, useFactory: (state: MeshState) => state.membership, inject: [MESH_STATE] },
+  { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STATE] },
   ConnectionEvents,
   NodeMessageDispatcher,
   NodeBus,

@@ -3,12 +3,12 @@ import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../common/exposure-list';
 import { TwoWayIndex } from '../common/two-way-index';
 import { toWire } from '../transport/prepared-frame';
-import { MESH_COMMAND_NAMES, MESH_STORE } from '../mesh.constants';
+import { MESH_BROKER, MESH_COMMAND_NAMES } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { MeshForbiddenError } from '../errors';
 import { encodeFrame, ErrorCode, ErrorName, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { MeshBroker } from '../state/broker/mesh-broker';
 
 export interface ChannelSubscribeResult {
   success: boolean;
@@ -25,12 +25,12 @@ export class ChannelManager {
   readonly exposures = new ExposureList('Channel');
   /** channel ↔ this node's subscribed connections */
   private readonly subscribers = new TwoWayIndex<string, Connection>();
-  private readonly storeSubscribed = new Set<string>();
+  private readonly brokerSubscribed = new Set<string>();
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly messageCommand: string;
 
   constructor(
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_BROKER) private readonly broker: MeshBroker,
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
   ) {
@@ -72,7 +72,7 @@ export class ChannelManager {
   /** The newest `limit` messages (at most `maxHistoryLimit` when a client asks), newest first. */
   async history(channel: string, limit: unknown, cap = this.options.maxHistoryLimit): Promise<string[]> {
     const n = typeof limit === 'number' && Number.isFinite(limit) ? Math.min(Math.floor(limit), cap) : 0;
-    return n > 0 ? this.store.getChannelHistory(channel, n) : [];
+    return n > 0 ? this.broker.getChannelHistory(channel, n) : [];
   }
 
   async unsubscribe(connection: Connection, channel: unknown): Promise<boolean> {
@@ -86,7 +86,7 @@ export class ChannelManager {
     await Promise.all(this.subscribers.deleteRight(connection).map((channel) => this.sync(channel)));
   }
 
-  /** Sends a message received from the store to this node's subscribers, encoded once. */
+  /** Sends a message received from the broker to this node's subscribers, encoded once. */
   deliver(channel: string, message: string): void {
     const set = this.subscribers.rightsOf(channel);
     if (!set) return;
@@ -105,20 +105,20 @@ export class ChannelManager {
     if (!Number.isInteger(historyTtl) || historyTtl < 0) throw new TypeError('publish: historyTtl must be a non-negative integer (ms)');
     const text = typeof message === 'string' ? message : JSON.stringify(message);
     if (typeof text !== 'string') throw new TypeError('publish: the message must be a string or a JSON value');
-    await this.store.publishChannel(channel, text, history, historyTtl);
+    await this.broker.publishChannel(channel, text, history, historyTtl);
   }
 
-  /** Brings the node's store subscription in line with its local subscribers, one change at a time per channel. */
+  /** Brings the node's broker subscription in line with its local subscribers, one change at a time per channel. */
   private sync(channel: string): Promise<void> {
     const previous = this.syncing.get(channel) ?? Promise.resolve();
     const next = previous.then(async () => {
       const wanted = this.subscribers.rightsOf(channel) !== undefined;
-      if (wanted && !this.storeSubscribed.has(channel)) {
-        await this.store.subscribeChannel(channel);
-        this.storeSubscribed.add(channel);
-      } else if (!wanted && this.storeSubscribed.has(channel)) {
-        this.storeSubscribed.delete(channel);
-        await this.store.unsubscribeChannel(channel);
+      if (wanted && !this.brokerSubscribed.has(channel)) {
+        await this.broker.subscribeChannel(channel);
+        this.brokerSubscribed.add(channel);
+      } else if (!wanted && this.brokerSubscribed.has(channel)) {
+        this.brokerSubscribed.delete(channel);
+        await this.broker.unsubscribeChannel(channel);
       }
     });
     const settled = next.catch((error: Error) => this.logger.warn(`Subscription change for "${channel}" failed: ${error.message}`));

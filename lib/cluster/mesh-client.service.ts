@@ -2,13 +2,13 @@ import { CloseCode } from '../protocol';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
-import { MESH_CLIENT_REGISTRY_BACKEND, MESH_STORE } from '../mesh.constants';
+import { MESH_CLIENT_REGISTRY_BACKEND, MESH_MEMBERSHIP_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { MeshClientRegistry } from '../registry/mesh-client-registry';
 import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 import type { RegisteredClient } from '../registry/registered-client';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { MembershipStore } from '../state/membership/membership-store';
 import { ClientInvoker } from './client-invoker';
 import { ClientDisconnectedError, ClientNotFoundError, ClientNotOnNodeError, MeshNodeUnreachableError, MeshRequestTimeoutError } from '../errors';
 import { NodeBus } from './node-bus';
@@ -57,7 +57,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
 
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     @Inject(MESH_CLIENT_REGISTRY_BACKEND) private readonly backend: MeshClientRegistryBackend<TMeta>,
     private readonly bus: NodeBus,
     private readonly invoker: ClientInvoker,
@@ -74,12 +74,12 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
 
   /** This node's numeric id. */
   get instanceId(): number {
-    return Number(this.store.nodeId);
+    return Number(this.nodes.nodeId);
   }
 
   /** The registry bound to this node. */
   get registry(): MeshClientRegistry<TMeta> {
-    return new MeshClientRegistry<TMeta>(this.store.nodeId, this.backend);
+    return new MeshClientRegistry<TMeta>(this.nodes.nodeId, this.backend);
   }
 
   getClient(clientId: string): Promise<RegisteredClient<TMeta> | null> {
@@ -136,7 +136,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
     if (!client) throw new ClientNotFoundError(clientId);
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new MeshRequestTimeoutError(`Invoke "${type}" of client ${clientId} found no live route within ${timeoutMs} ms`);
-    if (client.nodeId === this.store.nodeId) return (await this.invokeLocal(clientId, type, jsonCopy(data), remaining)) as T;
+    if (client.nodeId === this.nodes.nodeId) return (await this.invokeLocal(clientId, type, jsonCopy(data), remaining)) as T;
     // The node that just said "not here" is still the registered owner: the client is gone.
     if (client.nodeId === cached) throw new ClientDisconnectedError(clientId);
     this.remember(clientId, client.nodeId);
@@ -194,7 +194,7 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
   async updateClientMetadata(clientId: string, metadata: TMeta | null): Promise<boolean> {
     const client = await this.backend.getClient(clientId);
     if (!client) return false;
-    if (client.nodeId === this.store.nodeId) return this.registry.updateMetadata(clientId, metadata);
+    if (client.nodeId === this.nodes.nodeId) return this.registry.updateMetadata(clientId, metadata);
     try {
       return await this.bus.request<boolean>(client.nodeId, UPDATE_METADATA, { clientId, metadata }, this.options.invokeTimeout);
     } catch (error) {

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { encodeNodeMessage, NodeMessageKind, type NodeMessageOf } from './node-message';
 import { NodeMessageDispatcher } from './node-message-dispatcher';
-import { MESH_STORE } from '../mesh.constants';
-import type { MeshStore } from '../state/mesh-store.interface';
+import { MESH_BROKER, MESH_MEMBERSHIP_STORE } from '../mesh.constants';
+import type { MeshBroker } from '../state/broker/mesh-broker';
+import type { MembershipStore } from '../state/membership/membership-store';
 import { PendingRequests } from './pending-requests';
 import { MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError } from '../errors';
 import { deserializeError, serializeError, type SerializedError } from './error-transfer';
@@ -11,7 +12,7 @@ export type NodeRequestHandler = (data: any, fromNodeId: string, timeoutMs: numb
 export type NodeBroadcastHandler<T = any> = (data: T, fromNodeId: string) => void | Promise<void>;
 
 /**
- * Node-to-node messaging over the store's per-node channels: request/reply with correlation ids
+ * Node-to-node messaging over the broker's per-node channels: request/reply with correlation ids
  * and an absolute deadline (the caller's timer is never extended), typed errors rebuilt on the
  * caller's side, and fire-and-forget broadcasts to every node.
  */
@@ -25,7 +26,8 @@ export class NodeBus {
   private sequence = 0;
 
   constructor(
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_BROKER) private readonly broker: MeshBroker,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     messages: NodeMessageDispatcher,
   ) {
     messages.on(NodeMessageKind.REQUEST, (message) => void this.onRequest(message));
@@ -49,7 +51,7 @@ export class NodeBus {
       () => new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`),
       nodeId,
     );
-    this.store.publishToNode(nodeId, encodeNodeMessage({ kind: NodeMessageKind.REQUEST, origin: this.store.nodeId, requestId, body })).then(
+    this.broker.publishToNode(nodeId, encodeNodeMessage({ kind: NodeMessageKind.REQUEST, origin: this.nodes.nodeId, requestId, body })).then(
       (receivers) => {
         if (receivers === 0) this.pending.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
       },
@@ -76,7 +78,7 @@ export class NodeBus {
       text = JSON.stringify({ error: serializeError(new Error(`The answer to node ${origin} could not be encoded as JSON: ${(error as Error).message}`)) });
     }
     try {
-      await this.store.publishToNode(origin, encodeNodeMessage({ kind: NodeMessageKind.REPLY, origin: this.store.nodeId, requestId, body: text }));
+      await this.broker.publishToNode(origin, encodeNodeMessage({ kind: NodeMessageKind.REPLY, origin: this.nodes.nodeId, requestId, body: text }));
     } catch (error) {
       this.logger.warn(`Could not answer node ${origin}: ${(error as Error).message}`);
     }
@@ -104,12 +106,12 @@ export class NodeBus {
   /** Sends `data` to the handlers of `type` on every node (this one too unless `skipSelf`). */
   async broadcast(type: string, data: unknown, options: { skipSelf?: boolean } = {}): Promise<void> {
     const body = JSON.stringify({ type, data });
-    if (!options.skipSelf) this.runBroadcastHandlers(type, JSON.parse(body).data, this.store.nodeId);
-    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.NODE_BROADCAST, origin: this.store.nodeId, body }));
+    if (!options.skipSelf) this.runBroadcastHandlers(type, JSON.parse(body).data, this.nodes.nodeId);
+    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.NODE_BROADCAST, origin: this.nodes.nodeId, body }));
   }
 
   private onBroadcast({ origin, body }: NodeMessageOf<typeof NodeMessageKind.NODE_BROADCAST>): void {
-    if (origin === this.store.nodeId) return;
+    if (origin === this.nodes.nodeId) return;
     try {
       const { type, data } = JSON.parse(body) as { type: string; data: unknown };
       this.runBroadcastHandlers(type, data, origin);

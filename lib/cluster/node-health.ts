@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { describeOutcome, settleWithin } from '../common/settle-within';
 import { LocalConnections } from '../connection/local-connections';
-import { MESH_STORE } from '../mesh.constants';
+import { MESH_BROKER, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { SharedState } from '../state/shared-state/shared-state';
+import type { MeshBroker } from '../state/broker/mesh-broker';
+import type { MembershipStore } from '../state/membership/membership-store';
 import { MeshTransport } from '../transport/mesh-transport';
 import { NodeMembership } from './node-membership';
 
@@ -40,7 +42,9 @@ export interface MeshHealth {
 export class NodeHealth {
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
+    @Inject(MESH_BROKER) private readonly broker: MeshBroker,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     private readonly membership: NodeMembership,
     private readonly transport: MeshTransport,
     private readonly local: LocalConnections,
@@ -75,12 +79,12 @@ export class NodeHealth {
     } else if (heartbeatAgeMs > 2 * nodeHeartbeatInterval) {
       problems.push(`Last heartbeat accepted ${heartbeatAgeMs} ms ago (every ${nodeHeartbeatInterval} ms expected)`);
     }
-    const listening = this.store.listening;
+    const listening = this.broker.listening;
     if (!listening) problems.push('The subscription connection is down: messages from other nodes are being lost');
     return {
       status: down ? 'down' : problems.length > 0 ? 'degraded' : 'up',
       problems,
-      nodeId: this.store.nodeId,
+      nodeId: this.nodes.nodeId,
       leader: this.membership.isLeader,
       connections: this.local.size,
       accepting,

@@ -2,10 +2,12 @@ import { CloseCode } from '../protocol';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LocalConnections } from '../connection/local-connections';
 import { MeshTransport } from '../transport/mesh-transport';
-import { MESH_STORE } from '../mesh.constants';
+import { MESH_BROKER, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { MeshBroker } from '../state/broker/mesh-broker';
+import type { MembershipStore } from '../state/membership/membership-store';
+import type { SharedState } from '../state/shared-state/shared-state';
 
 /** What the leader reports after removing a dead node's connections. */
 export interface DeadNodeCleanup {
@@ -32,7 +34,9 @@ export class NodeMembership {
 
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly store: MembershipStore,
+    @Inject(MESH_SHARED_STATE) private readonly state: SharedState,
+    @Inject(MESH_BROKER) private readonly broker: MeshBroker,
     private readonly local: LocalConnections,
     private readonly transport: MeshTransport,
   ) {}
@@ -54,7 +58,9 @@ export class NodeMembership {
     this.listeners.push(listener);
   }
 
+  /** Joins the cluster (a node id, its channel, its first heartbeat), then beats every `nodeHeartbeatInterval`. */
   async start(): Promise<void> {
+    await this.join();
     await this.tick();
     this.timer = setInterval(() => {
       if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
@@ -68,6 +74,31 @@ export class NodeMembership {
     await this.ticking;
     if (this.leader) await this.store.resign().catch(() => undefined);
     this.leader = false;
+  }
+
+  /** Leaves the cluster at shutdown: whatever connections the store still lists for this node go, then the node itself. */
+  async leave(): Promise<void> {
+    await this.removeConnectionsOf(this.store.nodeId);
+    await this.store.unlist(this.store.nodeId);
+  }
+
+  /** Takes a node id, listening on its channel before the node is listed so that nothing sent to it is missed. */
+  private async join(): Promise<void> {
+    const previous = this.store.nodeId;
+    const id = await this.store.join(this.options.nodeTtl, (nodeId) => this.broker.listenAsNode(nodeId));
+    this.lastHeartbeat = Date.now();
+    // The id counter restarts when Redis loses its data, so the new id may be the old one.
+    if (previous && previous !== id) await this.broker.unlistenNode(previous);
+  }
+
+  /** Removes a node's connections from the shared state in bounded steps; returns how many. */
+  private async removeConnectionsOf(nodeId: string): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const step = await this.state.removeNodeConnections(nodeId);
+      removed += step.removed.length;
+      if (step.left === 0) return removed;
+    }
   }
 
   /** One round: heartbeat, fence if unlisted, leader election, dead-node cleanup. */
@@ -91,8 +122,7 @@ export class NodeMembership {
     this.logger.warn(`Node ${old} is no longer listed by the cluster (or its id was taken); closing its ${sockets.length} connection(s) and rejoining`);
     const rejoined = (async () => {
       for (const connection of sockets) connection.close(CloseCode.SERVICE_RESTART, 'Node fenced; reconnect');
-      await this.store.rejoin();
-      if (await this.store.heartbeat(this.options.nodeTtl)) this.lastHeartbeat = Date.now();
+      await this.join();
     })();
     // Clients reconnect at once; their upgrades wait for the new id instead of taking the old one.
     this.transport.holdUpgrades(rejoined);
@@ -101,18 +131,19 @@ export class NodeMembership {
   }
 
   /**
-   * Removes expired nodes (recording each as pending in the same atomic step), then runs the
-   * listeners for every pending dead node and acknowledges it. A leader that dies halfway leaves
-   * the node pending, and the next leader runs its listeners; listeners must tolerate a rerun
-   * (the client registry's cleanup returns the same orphans until acknowledged).
+   * Takes expired nodes out of the cluster, each recorded as pending in the same atomic step;
+   * then, for every pending dead node, removes its connections (in bounded steps, idempotent),
+   * runs the listeners and acknowledges it. A leader that dies halfway leaves the node pending,
+   * and the next leader does it all again; listeners must tolerate a rerun (the client
+   * registry's cleanup returns the same orphans until acknowledged).
    */
   private async cleanDeadNodes(): Promise<void> {
     for (const nodeId of await this.store.findDeadNodes()) {
-      if (nodeId === this.store.nodeId) continue;
-      const connectionIds = await this.store.removeNode(nodeId, { dead: true });
-      this.logger.log(`Removed dead node ${nodeId} and its ${connectionIds.length} connection(s)`);
+      if (nodeId !== this.store.nodeId) await this.store.unlist(nodeId, { dead: true });
     }
     for (const nodeId of await this.store.pendingDeadNodes()) {
+      const removed = await this.removeConnectionsOf(nodeId);
+      this.logger.log(`Removed dead node ${nodeId} and its ${removed} connection(s)`);
       let failed = false;
       for (const listener of this.listeners) {
         try {

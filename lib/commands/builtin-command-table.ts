@@ -4,12 +4,12 @@ import type { Connection } from '../connection/connection';
 import { ConnectionManager } from '../connection/connection-manager';
 import { combineMetadata } from '../connection/metadata-merge';
 import { MeshLimitError } from '../errors';
-import { MESH_COMMAND_NAMES, MESH_STORE } from '../mesh.constants';
+import { MESH_COMMAND_NAMES, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { ErrorCode, ErrorName, isMetadataStrategy, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
 import { RoomManager } from '../rooms/room-manager';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { SharedState } from '../state/shared-state/shared-state';
 
 /** A built-in command: its payload as the client sent it (an object, or `{}`), its reply payload. */
 export type BuiltinCommand = (connection: Connection, payload: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -30,7 +30,7 @@ export class BuiltinCommandTable {
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
     private readonly channels: ChannelManager,
     private readonly rooms: RoomManager,
     private readonly connections: ConnectionManager,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MESH_STORE } from '../mesh.constants';
-import type { MeshStore } from '../state/mesh-store.interface';
+import { MESH_SHARED_STATE } from '../mesh.constants';
+import type { SharedState } from '../state/shared-state/shared-state';
 import { connectionId as idOf, type ConnectionRef } from './connection-ref';
 import { isMetadataStrategy, type MetadataStrategy } from '../protocol';
 import { combineMetadata } from './metadata-merge';
@@ -19,7 +19,7 @@ export type MetadataEntry<TMeta = unknown> = Record<string, TMeta>;
  */
 @Injectable()
 export class ConnectionManager {
-  constructor(@Inject(MESH_STORE) private readonly store: MeshStore) {}
+  constructor(@Inject(MESH_SHARED_STATE) private readonly store: SharedState) {}
 
   /**
    * Sets a connection's metadata. Returns false (and writes nothing) if the connection is not

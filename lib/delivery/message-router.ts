@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LocalConnections } from '../connection/local-connections';
 import { toWire } from '../transport/prepared-frame';
-import { MESH_STORE } from '../mesh.constants';
-import type { MeshStore } from '../state/mesh-store.interface';
+import { MESH_BROKER, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
+import type { SharedState } from '../state/shared-state/shared-state';
+import type { MeshBroker } from '../state/broker/mesh-broker';
+import type { MembershipStore } from '../state/membership/membership-store';
 import { LocalRoomIndex } from './local-room-index';
 import { encodeNodeMessage, NodeMessageKind } from '../cluster/node-message';
 import { NodeMessageDispatcher } from '../cluster/node-message-dispatcher';
@@ -17,11 +19,13 @@ export class MessageRouter {
   private readonly localRooms = new LocalRoomIndex();
 
   constructor(
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
+    @Inject(MESH_BROKER) private readonly broker: MeshBroker,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     private readonly local: LocalConnections,
     messages: NodeMessageDispatcher,
   ) {
-    const self = () => this.store.nodeId;
+    const self = () => this.nodes.nodeId;
     messages.on(NodeMessageKind.SEND, ({ ids, frame }) => {
       const wire = toWire(frame, ids.length);
       for (const id of ids) this.local.get(id)?.sendRaw(wire);
@@ -52,7 +56,7 @@ export class MessageRouter {
   private async remoteOwners(connectionIds: readonly string[]): Promise<Map<string, string[]>> {
     const byNode = new Map<string, string[]>();
     for (const [id, node] of await this.store.getConnectionNodes([...connectionIds])) {
-      if (node === this.store.nodeId) continue;
+      if (node === this.nodes.nodeId) continue;
       const list = byNode.get(node);
       if (list) list.push(id);
       else byNode.set(node, [id]);
@@ -75,7 +79,7 @@ export class MessageRouter {
   /** Sends to every connection of every node. */
   async broadcast(frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToAllLocal(frame, exclude);
-    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.BROADCAST, origin: this.store.nodeId, exclude: [...exclude], frame }));
+    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.BROADCAST, origin: this.nodes.nodeId, exclude: [...exclude], frame }));
   }
 
   /**
@@ -84,7 +88,7 @@ export class MessageRouter {
    */
   async toRoom(room: string, frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToLocalRoom(room, frame, exclude);
-    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.store.nodeId, room, exclude: [...exclude], frame }));
+    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.nodes.nodeId, room, exclude: [...exclude], frame }));
   }
 
   private sendToLocalRoom(room: string, frame: string, exclude: readonly string[]): void {
@@ -100,7 +104,7 @@ export class MessageRouter {
    * store. Published before the caller's next message, so a broadcast that follows finds it.
    */
   async membershipChanged(change: 'joined' | 'left', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
-    if (ownerNodeId === this.store.nodeId) {
+    if (ownerNodeId === this.nodes.nodeId) {
       // As for a join sent by another node: a socket that closed meanwhile is not indexed (its
       // cleanup already ran, or will remove the stored membership).
       if (change === 'joined') {
@@ -109,13 +113,13 @@ export class MessageRouter {
       return;
     }
     const kind = change === 'joined' ? NodeMessageKind.JOINED : NodeMessageKind.LEFT;
-    await this.store.publishToNode(ownerNodeId, encodeNodeMessage({ kind, origin: this.store.nodeId, room, ids: [connectionId] }));
+    await this.broker.publishToNode(ownerNodeId, encodeNodeMessage({ kind, origin: this.nodes.nodeId, room, ids: [connectionId] }));
   }
 
   /** A room was emptied: every node forgets its local members of it. */
   async roomCleared(room: string): Promise<void> {
     this.localRooms.clear(room);
-    await this.store.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM_CLEARED, origin: this.store.nodeId, room }));
+    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM_CLEARED, origin: this.nodes.nodeId, room }));
   }
 
   private resyncing?: Promise<void>;
@@ -165,13 +169,13 @@ export class MessageRouter {
     });
     if (remote.length === 0) return;
     const byNode = await this.remoteOwners(remote);
-    await Promise.all([...byNode].map(([node, ids]) => this.store.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.CLOSE, origin: this.store.nodeId, ids, code }))));
+    await Promise.all([...byNode].map(([node, ids]) => this.broker.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.CLOSE, origin: this.nodes.nodeId, ids, code }))));
   }
 
   private async publishByNode(byNode: Map<string, string[]>, frame: string): Promise<void> {
     const sends: Promise<number>[] = [];
     for (const [node, ids] of byNode) {
-      if (ids.length) sends.push(this.store.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.SEND, origin: this.store.nodeId, ids, frame })));
+      if (ids.length) sends.push(this.broker.publishToNode(node, encodeNodeMessage({ kind: NodeMessageKind.SEND, origin: this.nodes.nodeId, ids, frame })));
     }
     await Promise.all(sends);
   }

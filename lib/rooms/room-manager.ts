@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../common/exposure-list';
 import { MessageRouter } from '../delivery/message-router';
-import { MESH_STORE } from '../mesh.constants';
+import { MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { SharedState } from '../state/shared-state/shared-state';
 
 export function roomName(room: unknown): string {
   if (typeof room !== 'string' || room.length === 0) throw new TypeError('A room name must be a non-empty string');
@@ -27,7 +27,7 @@ export class RoomManager {
   readonly exposures = new ExposureList('Room');
 
   constructor(
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly router: MessageRouter,
   ) {}

@@ -11,11 +11,12 @@ import { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
 import { MessageRouter } from '../delivery/message-router';
-import { MESH_COMMAND_NAMES, MESH_STORE } from '../mesh.constants';
+import { MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type BuiltinCommandNames, type FrameId } from '../protocol';
-import type { MeshStore } from '../state/mesh-store.interface';
+import type { SharedState } from '../state/shared-state/shared-state';
+import type { MembershipStore } from '../state/membership/membership-store';
 import { Heartbeat } from './heartbeat';
 import { settleWithin } from '../common/settle-within';
 import { originPolicy, type OriginCheck } from './origin-policy';
@@ -113,7 +114,8 @@ export class MeshTransport {
 
   constructor(
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
-    @Inject(MESH_STORE) private readonly store: MeshStore,
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
+    @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
     private readonly local: LocalConnections,
     private readonly dispatcher: CommandDispatcher,
@@ -247,11 +249,11 @@ export class MeshTransport {
   }
 
   private onConnection(ws: WebSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
-    const connection = new Connection(randomUUID(), ws, request, this.store.nodeId, this.options.maxBufferedAmount);
+    const connection = new Connection(randomUUID(), ws, request, this.nodes.nodeId, this.options.maxBufferedAmount);
     this.local.add(connection);
     this.heartbeat.track(connection);
     const registered = this.store
-      .addConnection(connection.id, metadata)
+      .addConnection(this.nodes.nodeId, connection.id, metadata)
       .then(() => this.events.emitConnect(connection, metadata))
       .then(
         () => {

@@ -1,5 +1,5 @@
 /**
- * The demo page's script, bundled for the browser at build time (scripts/build-demo.js) and
+ * The demo page's script, bundled for the browser at build time (scripts/build-assets.js) and
  * served by the sample app at `/demo.js`. Plain DOM code: what a front end does with the client.
  */
 import { MeshClient, isErrorPayload, type ErrorPayload } from '../../client';

@@ -61,7 +61,7 @@ describe('liveness across nodes', () => {
     await waitFor(async () => (await redis.hget(`${keyPrefix}connections`, id)) === null, 5000, 'dead node cleanup');
     expect(await survivor.mesh.getRoomMembers('lobby')).toEqual([]);
     expect(await survivor.app.get(ConnectionManager).getMetadata(id)).toBeNull();
-    expect(await redis.sismember(`${keyPrefix}nodes`, nodeId)).toBe(0);
+    expect(await redis.zscore(`${keyPrefix}nodes`, nodeId)).toBeNull();
     expect(await redis.exists(`${keyPrefix}node:${nodeId}:connections`, `${keyPrefix}connection:${id}:rooms`)).toBe(0);
   });
 
@@ -98,7 +98,7 @@ describe('liveness across nodes', () => {
     const reconnected = new Promise<void>((resolve) => c.once('reconnect', () => resolve()));
 
     paused.signal('SIGSTOP');
-    await waitFor(async () => (await redis.sismember(`${keyPrefix}nodes`, before.nodeId)) === 0, 5000, 'the leader declaring the node dead');
+    await waitFor(async () => (await redis.zscore(`${keyPrefix}nodes`, before.nodeId)) === null, 5000, 'the leader declaring the node dead');
     paused.signal('SIGCONT');
     await reconnected;
 
@@ -158,6 +158,6 @@ describe('liveness across nodes', () => {
     const keys = await redis.keys(`${keyPrefix}*`);
     expect(keys.filter((k) => k.includes(`node:${nodeId}`) || k.includes(raw.connectionId!) || k.endsWith(':room:lobby'))).toEqual([]);
     expect(await redis.hlen(`${keyPrefix}connections`)).toBe(0);
-    expect(await redis.sismember(`${keyPrefix}nodes`, nodeId)).toBe(0);
+    expect(await redis.zscore(`${keyPrefix}nodes`, nodeId)).toBeNull();
   });
 });

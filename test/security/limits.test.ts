@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { ConnectionManager, MeshLimitError } from '../../lib';
 import { MessageRouter } from '../../lib/delivery/message-router';
-import { MESH_STORE } from '../../lib/mesh.constants';
-import type { MeshStore } from '../../lib/state/mesh-store.interface';
+import { MESH_SHARED_STATE } from '../../lib/mesh.constants';
+import type { SharedState } from '../../lib/state/shared-state/shared-state';
 import { RawClient } from '../support/raw-client';
 import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
@@ -292,11 +292,11 @@ describe.each([
       t.mesh.exposeRoom('crowd');
       const client = await RawClient.connect(t.url);
       // The members are written straight into the store: 20,000 sockets are not the point here.
-      const store = t.app.get<MeshStore>(MESH_STORE);
+      const store = t.app.get<SharedState>(MESH_SHARED_STATE);
       const ids = Array.from({ length: 20_000 }, (_, i) => `member-${i}`);
       for (let i = 0; i < ids.length; i += 1000) {
         await Promise.all(ids.slice(i, i + 1000).map(async (id) => {
-          await store.addConnection(id, { n: id });
+          await store.addConnection(t.mesh.nodeId, id, { n: id });
           await store.addToRoom('crowd', id);
         }));
       }

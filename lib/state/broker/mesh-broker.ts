@@ -1,0 +1,39 @@
+/** What a node hears through the broker. */
+export interface BrokerListener {
+  /** A node message addressed to this node (`publishToNode`) or to every node (`publishToAll`). */
+  onNodeMessage(message: string): void;
+  /** A message on a user channel this node subscribed with `subscribeChannel`. */
+  onChannelMessage(channel: string, message: string): void;
+  /**
+   * The subscription connection came back after a drop. Messages published while it was down
+   * were lost (pub/sub is at most once): state kept in step by them must be read again.
+   */
+  onResubscribed?(): void;
+}
+
+/**
+ * Messaging between nodes and on user channels, at most once: node messages to one node or to
+ * all, user channels with their history. The seam where sharded pub/sub, per-room interest and
+ * recoverable streams plug in. Implementations: Redis pub/sub (many nodes) and memory (one process).
+ */
+export interface MeshBroker {
+  /** Starts listening for messages to every node. */
+  start(listener: BrokerListener): Promise<void>;
+  stop(): Promise<void>;
+  /** Listens for messages to this node id (before the node is listed, so it misses none). */
+  listenAsNode(nodeId: string): Promise<void>;
+  /** Stops listening for messages to a node id this node no longer holds. */
+  unlistenNode(nodeId: string): Promise<void>;
+  /** False while the subscription connection is down (messages to this node are being lost). */
+  readonly listening: boolean;
+  /** Resolves with how many nodes received it: 0 means no live node holds that id. */
+  publishToNode(nodeId: string, message: string): Promise<number>;
+  /** Every node's `onNodeMessage`, this one's included. */
+  publishToAll(message: string): Promise<void>;
+  /** Publishes on a user channel; with `history > 0` keeps the last `history` messages (for `historyTtlMs` after this publish when above 0). */
+  publishChannel(channel: string, message: string, history?: number, historyTtlMs?: number): Promise<void>;
+  /** The newest `limit` messages kept for a channel, newest first. */
+  getChannelHistory(channel: string, limit: number): Promise<string[]>;
+  subscribeChannel(channel: string): Promise<void>;
+  unsubscribeChannel(channel: string): Promise<void>;
+}

@@ -1,0 +1,43 @@
+import type { Redis } from 'ioredis';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { MemoryBroker } from './broker/memory-broker';
+import type { MeshBroker } from './broker/mesh-broker';
+import { RedisBroker } from './broker/redis-broker';
+import { MemoryMembershipStore } from './membership/memory-membership-store';
+import type { MembershipStore } from './membership/membership-store';
+import { RedisMembershipStore } from './membership/redis-membership-store';
+import { RedisConnections } from './redis/redis-connections';
+import { MemorySharedState } from './shared-state/memory-shared-state';
+import { RedisSharedState } from './shared-state/redis-shared-state';
+import type { SharedState } from './shared-state/shared-state';
+
+/** The three stores of a node, and the Redis connections they share (none in memory mode). */
+export interface MeshState {
+  broker: MeshBroker;
+  state: SharedState;
+  membership: MembershipStore;
+  redis?: RedisConnections;
+  /** The command connection, for the client registry (Redis mode only). */
+  readonly client?: Redis;
+  /** Connects (Redis mode). */
+  connect(): Promise<void>;
+  /** Releases the connections. */
+  close(): Promise<void>;
+}
+
+/** Redis stores with a `redis` option, memory ones without. */
+export function createMeshState(options: ResolvedMeshOptions): MeshState {
+  if (!options.redis) {
+    return { broker: new MemoryBroker(), state: new MemorySharedState(), membership: new MemoryMembershipStore(), connect: async () => undefined, close: async () => undefined };
+  }
+  const redis = new RedisConnections(options.redis, options.keyPrefix);
+  return {
+    broker: new RedisBroker(redis),
+    state: new RedisSharedState(redis),
+    membership: new RedisMembershipStore(redis),
+    redis,
+    client: redis.commands,
+    connect: () => redis.connect(),
+    close: () => redis.stop(),
+  };
+}
