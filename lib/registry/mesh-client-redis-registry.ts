@@ -3,21 +3,21 @@ import type { MeshClientRegistryBackend } from './mesh-client-registry-backend';
 import type { RegisteredClient, RegisterResult } from './registered-client';
 import { decodeClientMetadata, decodeOwner, encodeClientMetadata } from './registry-codec';
 
-// Every key lives under one hash tag, so the scripts can run on Redis Cluster. Owner fields are a
-// plain "node|epoch|connectedAt" string and metadata a separate opaque JSON string: Lua never
-// decodes JSON, so empty arrays and large numbers survive. No key has a TTL (live clients never
-// expire); dead nodes' entries are removed by cleanupNode.
+// Every key lives under one hash tag and every script declares the keys it touches, so the
+// scripts can run on Redis Cluster. Owner fields are a plain "node|epoch|connectedAt" string and
+// metadata a separate opaque JSON string: Lua never decodes JSON, so empty arrays and large
+// numbers survive. No key has a TTL (live clients never expire); dead nodes' entries are removed
+// by cleanupNode. A node's set may still list a client that moved to another node (REGISTER does
+// not touch the previous node's set, which it could not declare): readers check the owner, and
+// the previous node drops it when its socket closes (UNREGISTER) or when it dies (cleanupNode).
 
-/** KEYS: clients, meta, epoch, node set. ARGV: clientId, nodeId, metadata, connectedAt, node-set prefix. */
+/** KEYS: clients, meta, epoch, node set. ARGV: clientId, nodeId, metadata, connectedAt. */
 const REGISTER = `
 local previous = redis.call('HGET', KEYS[1], ARGV[1])
 local superseded = ''
 if previous then
   local previousNode = string.match(previous, '^([^|]*)')
-  if previousNode ~= ARGV[2] then
-    superseded = previousNode
-    redis.call('SREM', ARGV[5] .. previousNode, ARGV[1])
-  end
+  if previousNode ~= ARGV[2] then superseded = previousNode end
 end
 local epoch = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. epoch .. '|' .. ARGV[4])
@@ -26,15 +26,18 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return { superseded, epoch }
 `;
 
-/** KEYS: clients, meta, node set. ARGV: clientId, nodeId, epoch or ''. */
+/**
+ * KEYS: clients, meta, the calling node's set. ARGV: clientId, nodeId, epoch or ''. Removes the
+ * registration if this node (and epoch) owns it; either way the client leaves this node's set.
+ */
 const UNREGISTER = `
+redis.call('SREM', KEYS[3], ARGV[1])
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return 0 end
 local node, epoch = string.match(current, '^([^|]*)|([^|]*)|')
 if node ~= ARGV[2] or (ARGV[3] ~= '' and epoch ~= ARGV[3]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[3], ARGV[1])
 return 1
 `;
 
@@ -114,7 +117,6 @@ export class MeshClientRedisRegistry<TMeta = unknown> implements MeshClientRegis
       nodeId,
       encodeClientMetadata(metadata),
       connectedAt,
-      `${this.base}node:`,
     )) as [string, number];
     return { supersededNodeId: superseded || null, epoch: Number(epoch) };
   }
