@@ -2,7 +2,10 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ChannelManager } from './channels/channel-manager';
 import { ClientInvoker } from './cluster/client-invoker';
+import { ClientRegistration } from './cluster/client-registration';
+import { InvokeRouter } from './cluster/invoke-router';
 import { MeshClientService } from './cluster/mesh-client.service';
+import { OrphanReporter } from './cluster/orphan-reporter';
 import { NodeBus } from './cluster/node-bus';
 import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
@@ -46,6 +49,9 @@ const MESH_PROVIDERS: Provider[] = [
   NodeMessageDispatcher,
   NodeBus,
   ClientInvoker,
+  ClientRegistration,
+  InvokeRouter,
+  OrphanReporter,
   MeshClientService,
   LocalConnections,
   CommandRegistry,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
+import { ConnectionEvents } from '../connection/connection-events';
 import { MESH_COMMAND_NAMES } from '../mesh.constants';
 import { encodeFrame, isErrorPayload, type BuiltinCommandNames, type FrameId } from '../protocol';
 import { PendingRequests } from './pending-requests';
@@ -16,8 +17,9 @@ export class ClientInvoker {
   private readonly invokeCommand: string;
   private counter = 0;
 
-  constructor(@Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames) {
+  constructor(@Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames, events: ConnectionEvents) {
     this.invokeCommand = names.invoke;
+    events.onDisconnect((connection) => this.connectionClosed(connection));
   }
 
   invoke(connection: Connection, clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
@@ -53,7 +55,7 @@ export class ClientInvoker {
   }
 
   /** Fails every invoke waiting on a connection that closed. */
-  connectionClosed(connection: Connection): void {
+  private connectionClosed(connection: Connection): void {
     this.pending.failWhere(
       (meta) => meta.connection === connection,
       (meta) => new ClientDisconnectedError(meta.clientId),
