@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MESH_OPTION_DEFAULTS } from '../../lib';
+import { MESH_OPTION_DEFAULTS } from '../../lib/interfaces/mesh-module-options.interface';
 import { freePort } from '../support/redis-server';
 import { NodeProcess } from '../support/node-process';
 import { uniquePrefix, waitFor } from '../support/test-app';

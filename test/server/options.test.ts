@@ -1,4 +1,4 @@
-import { MESH_OPTION_DEFAULTS } from '../../lib';
+import { MESH_OPTION_DEFAULTS } from '../../lib/interfaces/mesh-module-options.interface';
 import { resolveMeshOptions } from '../../lib/mesh-options';
 
 /** Option resolution is a pure function: checked here without booting Nest. */
