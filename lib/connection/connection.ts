@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
-import { frameText, type PreparedFrame } from '../transport/prepared-frame';
+import { writeFrame } from '../transport/frame-writer';
+import type { PreparedFrame } from '../transport/prepared-frame';
 
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code
@@ -64,11 +65,7 @@ export class Connection {
    */
   sendRaw(frame: string | PreparedFrame): boolean {
     if (!this.isOpen) return false;
-    // ws's sender writes a complete frame as is when it is idle (nothing queued behind a
-    // compression or a blob); otherwise the text goes through ws.send and waits its turn.
-    const sender = (this.socket as unknown as { _sender?: { _state?: number; sendFrame?(list: Buffer[]): void } })._sender;
-    if (sender?.sendFrame && sender._state === 0) sender.sendFrame([typeof frame === 'string' ? frameText(frame) : frame.frame]);
-    else this.socket.send(typeof frame === 'string' ? frame : frame.text);
+    writeFrame(this.socket, frame);
     // Counted after the write, so that no single frame can push the backlog past the limit unseen.
     if (this.socket.bufferedAmount > this.maxBufferedAmount) this.terminate();
     return true;
