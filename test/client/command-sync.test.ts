@@ -10,7 +10,7 @@ import {
   MeshTimeoutError,
   MeshUnsupportedError,
 } from '../../client';
-import { nextEvent, sleep } from './support/scripted-server';
+import { nextEvent } from './support/scripted-server';
 
 const run = promisify(execFile);
 const root = join(__dirname, '..', '..');
@@ -78,7 +78,8 @@ describe('MeshClient.commandSync', () => {
     expect(result).toBe('done');
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(timerFired).toBe(false);
-    await sleep(20);
+    // A timer set now runs after the earlier one: by then the blocked one has fired.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     expect(timerFired).toBe(true);
   });
 
@@ -89,7 +90,7 @@ describe('MeshClient.commandSync', () => {
     client.on('note', (e) => notes.push(e.detail));
     expect(client.commandSync('push-then-reply', 'n1')).toBe('replied');
     expect(notes).toEqual([]);
-    await sleep(20);
+    await new Promise<void>((resolve) => client.once('note', () => resolve()));
     expect(notes).toEqual(['n1']);
   });
 
@@ -103,9 +104,10 @@ describe('MeshClient.commandSync', () => {
   it('throws MeshTimeoutError, and a late reply does not disturb later calls', async () => {
     client = new MeshClient(server.url, { syncCommands: true });
     await client.connect();
+    const lateReply = new Promise<void>((resolve) => client.on('message', (e) => (e.detail as { payload?: unknown }).payload === 'late' && resolve()));
     expect(() => client.commandSync('slow', { ms: 300, value: 'late' }, { timeoutMs: 100 })).toThrow(MeshTimeoutError);
     expect(() => client.commandSync('hang', undefined, { timeoutMs: 50 })).toThrow('Command "hang" timed out after 50ms');
-    await sleep(300);
+    await lateReply;
     expect(client.commandSync('echo', 'next')).toBe('next');
   });
 
@@ -114,9 +116,14 @@ describe('MeshClient.commandSync', () => {
     await client.connect();
     await expect(client.command('echo', 'async')).resolves.toBe('async');
     const news: string[] = [];
-    await client.subscribe('news', (m) => news.push(m));
+    let delivered!: () => void;
+    const gotNews = new Promise<void>((resolve) => (delivered = resolve));
+    await client.subscribe('news', (m) => {
+      news.push(m);
+      delivered();
+    });
     server.child.send('publish');
-    while (news.length === 0) await sleep(10);
+    await gotNews;
     expect(news).toEqual(['hello']);
 
     const reconnected = nextEvent(client, 'reconnect');

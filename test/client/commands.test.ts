@@ -41,7 +41,10 @@ describe('MeshClient commands', () => {
     void first.then(() => (settled = true));
     expect(waiting.connect()).toBe(first);
     await silent.waitForConnections(1);
-    await sleep(100);
+    // A push before the id: once the client has handled it, connect() would have settled if it were going to.
+    const pinged = new Promise((resolve) => waiting.once('ping', resolve));
+    silent.send(silent.socket, { command: 'ping', payload: {} });
+    await pinged;
     expect(settled).toBe(false);
     expect(waiting.status).toBe(MeshClientStatus.CONNECTING);
 

@@ -1,5 +1,5 @@
 import { MeshClient } from '../../client';
-import { nextEvent, ScriptedServer, sleep } from './support/scripted-server';
+import { nextEvent, ScriptedServer } from './support/scripted-server';
 
 describe('MeshClient heartbeat', () => {
   let server: ScriptedServer;
@@ -58,7 +58,9 @@ describe('MeshClient heartbeat', () => {
     let disconnects = 0;
     client.on('disconnect', () => disconnects++);
     const pinger = setInterval(() => server.push('ping', {}), 40);
-    await sleep(500);
+    // Ten pings take four pingTimeout windows: a client that missed them would have dropped.
+    let pings = 0;
+    await new Promise<void>((resolve) => client.on('ping', () => ++pings === 10 && resolve()));
     clearInterval(pinger);
     expect(disconnects).toBe(0);
     expect(server.connectionCount).toBe(1);

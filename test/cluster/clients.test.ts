@@ -13,6 +13,7 @@ import {
   type RegisteredClient,
 } from '../../lib';
 import { NodeBus } from '../../lib/cluster/node-bus';
+import { decodeNodeMessage, encodeNodeMessage } from '../../lib/cluster/node-message';
 import { NodeProcess } from '../support/node-process';
 import { RawClient } from '../support/raw-client';
 import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
@@ -21,19 +22,25 @@ const FAST = { nodeHeartbeatInterval: 100, nodeTtl: 500 };
 const clientIdFromQuery = (connection: { id: string }, request: { url?: string }) =>
   new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? connection.id;
 
+/** Redis connections the tests opened, closed after each test. */
+const opened: Redis[] = [];
+const openRedis = (): Redis => {
+  const redis = new Redis(redisUrl());
+  opened.push(redis);
+  return redis;
+};
+afterEach(() => {
+  for (const redis of opened.splice(0)) redis.disconnect();
+});
+
 describe.each([
-  ['Redis', () => new MeshClientRedisRegistry(new Redis(redisUrl()), uniquePrefix())],
+  ['Redis', () => new MeshClientRedisRegistry(openRedis(), uniquePrefix())],
   ['memory', () => new MeshClientMemoryRegistry()],
 ])('client registry backend (%s)', (_name, create) => {
   let backend: MeshClientRegistryBackend<unknown>;
 
   beforeEach(() => {
     backend = create();
-  });
-
-  afterEach(() => {
-    const redis = (backend as unknown as { redis?: Redis }).redis;
-    redis?.disconnect();
   });
 
   it('register records connectedAt and metadata; a move reports the superseded node', async () => {
@@ -202,17 +209,23 @@ describe('MeshClientService across two nodes', () => {
       return data;
     });
     const bus = a.app.get(NodeBus);
+    // Read the request on B's channel, as anything that can subscribe there could, to learn its id.
+    const listener = openRedis();
+    await listener.subscribe(`${keyPrefix}node:${b.mesh.nodeId}`);
+    const requestSeen = new Promise<string>((resolve) =>
+      listener.on('message', (_channel: string, text: string) => {
+        const message = decodeNodeMessage(text);
+        if ('kind' in message && message.kind === 'request') resolve(message.requestId);
+      }),
+    );
     const answer = bus.request(b.mesh.nodeId, 'slow-echo', 'from B', 3000);
-    const requestId = (bus as unknown as { sequence: number }).sequence.toString(36);
+    const requestId = await requestSeen;
     // A forged reply to that request id on A's channel, claiming to come from node 999 and from
     // a node that was not asked (A itself).
-    const redis = new Redis(redisUrl());
-    try {
-      for (const origin of ['999', a.mesh.nodeId]) {
-        expect(await redis.publish(`${keyPrefix}node:${a.mesh.nodeId}`, `r\n${origin}\n${requestId}\n${JSON.stringify({ data: 'forged' })}`)).toBe(1);
-      }
-    } finally {
-      redis.disconnect();
+    const redis = openRedis();
+    for (const origin of ['999', a.mesh.nodeId]) {
+      const forged = encodeNodeMessage({ kind: 'reply', origin, requestId, body: JSON.stringify({ data: 'forged' }) });
+      expect(await redis.publish(`${keyPrefix}node:${a.mesh.nodeId}`, forged)).toBe(1);
     }
     expect(await answer).toBe('from B');
   });
@@ -335,12 +348,10 @@ class CountingRegistry extends MeshClientRedisRegistry<unknown> {
 describe('invoke routes (remembered owner nodes)', () => {
   let keyPrefix: string;
   const apps: TestApp[] = [];
-  const registries: CountingRegistry[] = [];
   const clients: MeshClient[] = [];
 
   async function node(extra: Record<string, unknown> = {}): Promise<{ app: TestApp; registry: CountingRegistry }> {
-    const registry = new CountingRegistry(new Redis(redisUrl()), keyPrefix);
-    registries.push(registry);
+    const registry = new CountingRegistry(openRedis(), keyPrefix);
     const app = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, registryBackend: registry, ...FAST, ...extra } });
     apps.push(app);
     return { app, registry };
@@ -366,7 +377,7 @@ describe('invoke routes (remembered owner nodes)', () => {
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await Promise.all(apps.splice(0).map((t) => t.close().catch(() => undefined)));
-    for (const r of registries.splice(0)) (r as unknown as { redis: Redis }).redis.disconnect();
+
   });
 
   it('repeated invokes of a remote client read the registry once; local clients never', async () => {
@@ -454,8 +465,7 @@ describe('invoke routes (remembered owner nodes)', () => {
         return result;
       }
     }
-    const slow = new SlowRegistry(new Redis(redisUrl()), keyPrefix);
-    registries.push(slow as unknown as CountingRegistry);
+    const slow = new SlowRegistry(openRedis(), keyPrefix);
     const b = await startApp({ mesh: { keyPrefix, resolveClientId: clientIdFromQuery, registryBackend: slow, ...FAST } });
     apps.push(b);
     const connecting = connect(b, 'late');

@@ -130,8 +130,9 @@ describe('liveness across nodes', () => {
     const c = client(t.url, false);
     await c.connect();
     // The command's own timeout is far beyond the test's: only the drop can settle it in time.
+    const running = new Promise<void>((resolve) => t.mesh.addMiddleware((ctx) => void (ctx.command === 'slow' && resolve())));
     const pending = c.command('slow', {}, { timeoutMs: 120_000 });
-    await sleep(50);
+    await running;
     t.mesh.getConnection(c.connectionId!)!.terminate();
     await expect(pending).rejects.toBeInstanceOf(MeshConnectionLostError);
     await expect(pending).rejects.toMatchObject({ code: 'ECONNLOST' });
@@ -146,10 +147,12 @@ describe('liveness across nodes', () => {
     const nodeId = t.mesh.nodeId;
     const closeCode = new Promise<number>((resolve) => raw.socket.once('close', (code) => resolve(code)));
 
+    const started = new Promise<void>((resolve) => t.mesh.addMiddleware((ctx) => void (ctx.command === 'slow' && resolve())));
     const inFlight = raw.request('slow', {}, 1);
-    await sleep(50);
+    await started;
     const closing = t.close();
-    await sleep(50);
+    // Once the node says it no longer accepts, it is draining: a new request is refused.
+    await waitFor(async () => !(await t.mesh.health()).accepting, 3000, 'the node to start draining');
     const late = raw.request('slow', {}, 2);
     expect((await inFlight).payload).toBe('finished');
     expect((await late).payload).toMatchObject({ code: 'ESERVER', name: 'ShutdownError' });

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { ConnectionManager } from '../../lib';
 import { RawClient } from '../support/raw-client';
-import { redisUrl, sleep, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 /** Two real nodes on one Redis, raw clients on each, frames counted on the wire. */
 describe('rooms, broadcasts, metadata and channels across two nodes', () => {
@@ -44,14 +44,23 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
 
   const count = (client: RawClient, command: string) => client.frames.filter((f) => f.command === command).length;
   const all = () => [...onA, ...onB];
+  /**
+   * A broadcast from both nodes, waited for on every connection: deliveries from one node to one
+   * socket keep their order, so whatever was sent before it has arrived by then (nothing more will).
+   */
+  async function settled(): Promise<void> {
+    const marker = `marker-${Math.random().toString(36).slice(2)}`;
+    await a.mesh.broadcast(marker);
+    await b.mesh.broadcast(marker);
+    await Promise.all(all().map((c) => c.waitFor((f) => f.command === marker && count(c, marker) === 2)));
+  }
 
   it('broadcastRoom from A reaches members on A and B exactly once each, and nobody else', async () => {
     const [a1, a2] = onA;
     const [b1, b2] = onB;
     for (const member of [a1, b1, b2]) await a.mesh.addToRoom('lobby', member.connectionId!);
     await a.mesh.broadcastRoom('lobby', 'notice', { n: 1 });
-    await Promise.all([a1, b1, b2].map((c) => c.waitFor((f) => f.command === 'notice')));
-    await sleep(150);
+    await settled();
     expect([a1, b1, b2].map((c) => count(c, 'notice'))).toEqual([1, 1, 1]);
     expect(count(a2, 'notice')).toBe(0);
     expect(b1.frames.find((f) => f.command === 'notice')).toEqual({ command: 'notice', payload: { n: 1 } });
@@ -62,8 +71,7 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     const [b1, b2] = onB;
     for (const member of [a1, b1, b2]) await b.mesh.addToRoom('ex', member.connectionId!);
     await a.mesh.broadcastRoom('ex', 'ping-room', null, { exclude: [b1.connectionId!] });
-    await Promise.all([a1, b2].map((c) => c.waitFor((f) => f.command === 'ping-room')));
-    await sleep(150);
+    await settled();
     expect([a1, b1, b2].map((c) => count(c, 'ping-room'))).toEqual([1, 0, 1]);
   });
 
@@ -86,15 +94,14 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
 
   it('broadcast reaches every connection of both nodes exactly once', async () => {
     await b.mesh.broadcast('everyone', 'hello');
-    await Promise.all(all().map((c) => c.waitFor((f) => f.command === 'everyone')));
-    await sleep(150);
+    await settled();
     expect(all().map((c) => count(c, 'everyone'))).toEqual([1, 1, 1, 1]);
   });
 
   it('sendTo reaches a connection on the other node only', async () => {
     await a.mesh.sendTo(onB[1].connectionId!, 'dm', { text: 'psst' });
     expect((await onB[1].waitFor((f) => f.command === 'dm')).payload).toEqual({ text: 'psst' });
-    await sleep(100);
+    await settled();
     expect([onA[0], onA[1], onB[0]].map((c) => count(c, 'dm'))).toEqual([0, 0, 0]);
   });
 
@@ -156,8 +163,12 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     for (const c of [a1, b1]) {
       expect((await c.waitFor((f) => f.command === 'mesh/subscription-message')).payload).toEqual({ channel: 'chat:room1', message: 'hi from redis-cli' });
     }
-    await sleep(100);
-    expect([a1, b1].map((c) => count(c, 'mesh/subscription-message'))).toEqual([1, 1]);
+    // A second message on the same channel: once it is in, the first was not delivered twice.
+    const again = new Redis(redisUrl());
+    await again.publish('chat:room1', 'second');
+    again.disconnect();
+    for (const c of [a1, b1]) await c.waitFor((f) => f.command === 'mesh/subscription-message' && (f.payload as { message: string }).message === 'second');
+    expect([a1, b1].map((c) => count(c, 'mesh/subscription-message'))).toEqual([2, 2]);
   });
 
   it('history is newest first and limited; non-strings are published as JSON', async () => {
