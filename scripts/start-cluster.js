@@ -2,34 +2,11 @@
 // `npm run start:cluster`: a private redis-server (unless REDIS_URL is set) and two sample-app
 // nodes on ports 3000 and 3001 (PORT and PORT + 1), sharing state through it. Ctrl-C stops all.
 const { spawn } = require('node:child_process');
-const net = require('node:net');
 const { join } = require('node:path');
+const { startRedis, waitForPort } = require('../bench/common');
 
 const FIRST_PORT = Number(process.env.PORT ?? 3000);
 const MAIN = join(__dirname, '..', 'dist', 'sample-app', 'main.js');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function waitForPort(port, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => socket.end(() => resolve()));
-      socket.once('error', () => (Date.now() > deadline ? reject(new Error(`nothing listens on port ${port}`)) : setTimeout(attempt, 100)));
-    };
-    attempt();
-  });
-}
 
 const children = [];
 let stopping = false;
@@ -48,15 +25,11 @@ function stopAll(code) {
 async function main() {
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    const port = await freePort();
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    redis.once('error', (error) => {
-      console.error(`Could not start redis-server (${error.message}): install it (Debian: apt-get install redis-server) or set REDIS_URL`);
-      stopAll(1);
+    const redis = await startRedis().catch((error) => {
+      throw new Error(`Could not start redis-server (${error.message}): install it (Debian: apt-get install redis-server) or set REDIS_URL`);
     });
-    children.push(redis);
-    await waitForPort(port);
-    redisUrl = `redis://127.0.0.1:${port}`;
+    children.push(redis.child);
+    redisUrl = redis.url;
     console.log(`Private Redis at ${redisUrl} (removed on exit)`);
   }
   const ports = [FIRST_PORT, FIRST_PORT + 1];
