@@ -1,4 +1,4 @@
-import { ErrorCode, type ErrorPayload } from '../lib/protocol';
+import { ErrorCode, errorPayloadOf, type ErrorPayload } from '../lib/protocol';
 import { MeshClientErrorCode } from './errors';
 import type { InvokeHandler } from './types';
 
@@ -26,15 +26,7 @@ export class InvokeHandlers {
     try {
       return { result: await handler(data) };
     } catch (err) {
-      return toErrorPayload(err);
+      return errorPayloadOf(err, MeshClientErrorCode.HANDLER, MeshClientErrorCode.HANDLER);
     }
   }
-}
-
-function toErrorPayload(err: unknown): ErrorPayload {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return { error: err.message, code: typeof code === 'string' ? code : MeshClientErrorCode.HANDLER, name: err.name || 'Error' };
-  }
-  return { error: String(err), code: MeshClientErrorCode.HANDLER, name: 'UnknownError' };
 }

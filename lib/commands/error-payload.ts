@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ErrorCode, ErrorName, type ErrorPayload } from '../protocol';
+import { ErrorCode, errorPayloadOf, ErrorName, type ErrorPayload } from '../protocol';
 
 const logger = new Logger('MeshCommands');
 
@@ -59,9 +59,7 @@ function fromWsException(error: WsExceptionLike): ErrorPayload {
  * `exposeInternalErrors` is set.
  */
 export function toErrorPayload(error: unknown, exposeInternalErrors = false): ErrorPayload {
-  if (!(error instanceof Error)) {
-    return { error: String(error), code: ErrorCode.UNKNOWN, name: ErrorName.UNKNOWN };
-  }
+  if (!(error instanceof Error)) return errorPayloadOf(error, ErrorCode.SERVER);
   if (isHttpException(error)) return fromHttpException(error);
   if (isWsException(error)) return fromWsException(error);
   const code = (error as { code?: unknown }).code;
@@ -71,12 +69,5 @@ export function toErrorPayload(error: unknown, exposeInternalErrors = false): Er
   if (typeof code !== 'string' && RUNTIME_ERRORS.has(error.name) && !exposeInternalErrors) {
     return { error: 'Internal server error', code: ErrorCode.SERVER, name: 'InternalError' };
   }
-  const payload: ErrorPayload = {
-    error: error.message,
-    code: typeof code === 'string' ? code : ErrorCode.SERVER,
-    name: error.name || 'Error',
-  };
-  const details = (error as { details?: unknown }).details;
-  if (details !== undefined) payload.details = details;
-  return payload;
+  return errorPayloadOf(error, ErrorCode.SERVER);
 }

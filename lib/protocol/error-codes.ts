@@ -49,3 +49,16 @@ export function isErrorPayload(value: unknown): value is ErrorPayload {
     typeof (value as ErrorPayload).code === 'string'
   );
 }
+
+/**
+ * The error payload of a thrown value: an `Error` keeps its message, its own string `code` (else
+ * `fallbackCode`), its name and its `details`; anything else becomes `{ code: unknownCode, name:
+ * 'UnknownError' }`. Shared by the server (for commands) and the client (for invoke handlers).
+ */
+export function errorPayloadOf(error: unknown, fallbackCode: string, unknownCode: string = ErrorCode.UNKNOWN): ErrorPayload {
+  if (!(error instanceof Error)) return { error: String(error), code: unknownCode, name: ErrorName.UNKNOWN };
+  const { code, details } = error as { code?: unknown; details?: unknown };
+  const payload: ErrorPayload = { error: error.message, code: typeof code === 'string' ? code : fallbackCode, name: error.name || 'Error' };
+  if (details !== undefined) payload.details = details;
+  return payload;
+}
