@@ -3,6 +3,7 @@ import { auditLeftovers } from './audit';
 import { keepEchoing } from './bystander';
 import { churn } from './churn';
 import { FuzzConnection, HeavyGate } from './fuzz-connection';
+import { checkInvokeReply } from './invoke-answers';
 import type { Limits } from './oracle';
 import { Rng } from './prng';
 import { flood, invalidUtf8, oversize, type ProbeResult } from './probes';
@@ -69,6 +70,11 @@ export interface CampaignReport {
   problems: string[];
 }
 
+/** The sample's own rules a reply can be held to: an `invoke` result is its target's answer. */
+function sampleReplyCheck(command: string, request: string, payload: unknown): string | undefined {
+  return command === 'invoke' ? checkInvokeReply(request, payload) : undefined;
+}
+
 /** Polls `check` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
 async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -90,17 +96,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const root = new Rng(options.seed);
   const problems: string[] = [];
   const heavy = new HeavyGate();
-  const connectionOptions = (label: string, index: number, allowed: string[]) => ({
+  const connectionOptions = (label: string, allowed: string[]) => ({
     label,
     limits,
-    answers: root.fork(1000 + index),
     allowedPushes: new Set(allowed),
     replyTimeoutMs: options.replyTimeoutMs,
     heavy,
+    checkReply: sampleReplyCheck,
   });
 
   // The bystander joins nothing: only heartbeats and announcements (from `broadcast`) may reach it.
-  const bystander = await FuzzConnection.open(options.url, connectionOptions('bystander', 0, ['announcement']));
+  const bystander = await FuzzConnection.open(options.url, connectionOptions('bystander', ['announcement']));
   const baseline = residentMemory(options.pid).rss;
 
   const fuzzPushes = ['announcement', 'user-joined', 'user-left', `${limits.prefix}/subscription-message`];
@@ -110,7 +116,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     // Half sign in (the first as the sample's premium user), half stay anonymous.
     const user = i % 2 === 0 ? (i === 0 ? 'alice' : `fuzz-${options.seed.toString(36)}-${i}`) : undefined;
     const url = user ? await options.urlFor(user) : options.url;
-    const connection = await FuzzConnection.open(url, connectionOptions(`fuzz${i}${user ? `(${user})` : ''}`, i + 1, fuzzPushes));
+    const connection = await FuzzConnection.open(url, connectionOptions(`fuzz${i}${user ? `(${user})` : ''}`, fuzzPushes));
     fuzzers.push(connection);
     users.push(user ?? connection.connectionId!);
   }
@@ -124,13 +130,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const runs = fuzzers.map((connection, i) =>
     connection.run(new FrameGenerator(root.fork(i + 1), ctx), perConnection, { ratePerSecond: options.ratePerConnection, window: options.window, until }),
   );
-  const open = (label: string) => FuzzConnection.open(options.url, connectionOptions(label, 500, ['announcement']));
+  const open = (label: string) => FuzzConnection.open(options.url, connectionOptions(label, ['announcement']));
   const probes = options.probes
     ? Promise.all([flood(open, limits, 20_000), oversize(open, limits), invalidUtf8(open, [0xc3, 0x28]), invalidUtf8(open, [0xed, 0xa0, 0x80])])
     : Promise.resolve([]);
   const openChurn = async (i: number) => {
     const user = i % 2 ? `churn-${options.seed.toString(36)}-${i}` : undefined;
-    return FuzzConnection.open(user ? await options.urlFor(user) : options.url, connectionOptions(`churn${i}`, 2000 + i, fuzzPushes));
+    return FuzzConnection.open(user ? await options.urlFor(user) : options.url, connectionOptions(`churn${i}`, fuzzPushes));
   };
   const churned = churn(openChurn, (i) => new FrameGenerator(root.fork(2000 + i), ctx), limits, options.churn, 40);
   const [probeResults, churnProblems] = await Promise.all([probes, churned, ...runs]);
@@ -155,7 +161,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   if (!released) problems.push('the node still counted fuzz connections 5 s after they closed');
   const memory = residentMemory(options.pid);
 
-  const auditor = await FuzzConnection.open(options.url, connectionOptions('auditor', 3000, []));
+  const auditor = await FuzzConnection.open(options.url, connectionOptions('auditor', []));
   const rooms = ROOMS.flatMap((room) => [room, ...[0, 1, 2, 3].map((n) => `${room}:${n}`)]);
   problems.push(...(await auditLeftovers(auditor, limits.prefix, rooms, [bystander.connectionId!], 5000)));
   await auditor.settle();

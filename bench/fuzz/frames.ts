@@ -328,15 +328,4 @@ export class FrameGenerator {
     const data = r.pick(variants)();
     return { data, binary: typeof data !== 'string', kind: 'huge', heavy: true };
   }
-
-  /** An answer to a server `invoke`: usually a result, sometimes an error, a shape it did not expect, or one nested too deep. */
-  static invokeAnswer(rng: Rng, prefix: string, id: unknown): string {
-    const payload = rng.weighted<() => string>([
-      [6, () => `{"result":${randomJson(rng, 3)}}`],
-      [1, () => '{"error":"refused","code":"ENOTFOUND","name":"CommandError"}'],
-      [1, () => rng.pick(['null', '42', '"text"', '[]', '{}', '{"error":1}', '{"result":{"__proto__":{"x":1}}}'])],
-      [1, () => `{"result":${nested(rng.pick([63, 64, 200]), rng.chance(0.5))}}`],
-    ])();
-    return `{"id":${JSON.stringify(id)},"command":${q(`${prefix}/invoke-result`)},"payload":${payload}}`;
-  }
 }

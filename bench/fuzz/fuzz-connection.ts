@@ -1,7 +1,7 @@
 import { WebSocket, type RawData } from 'ws';
-import { FrameGenerator, type FuzzFrame } from './frames';
+import type { FrameGenerator, FuzzFrame } from './frames';
+import { invokeAnswer } from './invoke-answers';
 import { expectationOf, type Expectation, type Limits } from './oracle';
-import type { Rng } from './prng';
 
 /** A frame sent and still owed a reply. */
 interface Owed {
@@ -12,6 +12,8 @@ interface Owed {
   deadline: number;
   /** Position in this connection's sequence (to find it again from the seed). */
   serial: number;
+  /** Another frame with the same id was in flight with it: which reply is whose is a guess. */
+  shared?: boolean;
   resolve?: (reply: ReceivedFrame) => void;
 }
 
@@ -24,14 +26,14 @@ export interface ReceivedFrame {
 export interface FuzzConnectionOptions {
   label: string;
   limits: Limits;
-  /** Answers to the server's invokes come from this stream (their timing is not deterministic). */
-  answers: Rng;
   /** Push commands this connection may receive besides replies, heartbeats, invokes and `<p>/error`. */
   allowedPushes: ReadonlySet<string>;
   /** A reply slower than this counts as missing. */
   replyTimeoutMs: number;
   /** Shared by the connections of a run: one heavy frame in flight on the node at a time. */
   heavy: HeavyGate;
+  /** Checks what a command's reply says, beyond the protocol (the app's own rules); returns what is wrong. */
+  checkReply?: (command: string, request: string, payload: unknown) => string | undefined;
 }
 
 /**
@@ -194,7 +196,9 @@ export class FuzzConnection {
       const now = Date.now();
       // A heavy frame holds the node-wide gate while it waits: it gets a shorter deadline.
       const timeout = frame.heavy ? Math.min(this.options.replyTimeoutMs, HEAVY_REPLY_TIMEOUT_MS) : this.options.replyTimeoutMs;
-      list.push({ frame, expectation, sentAt: now, deadline: now + timeout, serial, resolve });
+      const owed: Owed = { frame, expectation, sentAt: now, deadline: now + timeout, serial, resolve, shared: list.length > 0 };
+      for (const other of list) other.shared = true;
+      list.push(owed);
       this.owed.set(expectation.replyKey, list);
       this.outstanding++;
       if (frame.heavy) this.heavyOutstanding++;
@@ -342,18 +346,23 @@ export class FuzzConnection {
       return this.problem(`${why}: ${text.slice(0, 300)}`);
     }
     // Replies echo the request's command, or name `<p>/error` when the frame was refused. Frames
-    // sharing an id (the fuzzer reuses ids on purpose) are told apart by that.
-    const owed = list.find((o) => o.expectation.replyCommand === frame.command);
-    if (!owed) {
+    // sharing an id (the fuzzer reuses ids on purpose) are told apart by that alone.
+    const candidates = list.filter((o) => o.expectation.replyCommand === frame.command);
+    if (candidates.length === 0) {
       const expected = list.map((o) => JSON.stringify(o.expectation.replyCommand)).join(' or ');
       this.problem(`reply with id ${key} names command ${JSON.stringify(frame.command)}, expected ${expected}, to ${describeFrame(list[0].frame)}: ${text.slice(0, 300)}`);
       // Counted as that frame's (wrong) answer, so it is not reported again as missing.
       return this.forget(key, list[0]);
     }
+    const owed = candidates[0];
     this.forget(key, owed);
     const code = this.checkPayload(frame.payload, text);
     const refusal = owed.expectation.refusalCodes;
     if (refusal && !refusal.includes(code)) this.problem(`refused with ${code}, expected ${refusal.join(' or ')}: frame #${owed.serial}, ${describeFrame(owed.frame)}`);
+    // The app's own rules hold a reply only when it surely is this frame's.
+    const { command } = owed.expectation;
+    const wrong = !refusal && !owed.shared && command ? this.options.checkReply?.(command, String(owed.frame.data), frame.payload) : undefined;
+    if (wrong) this.problem(`${wrong}: frame #${owed.serial}, ${describeFrame(owed.frame)}`);
     this.replyCodes.set(code, (this.replyCodes.get(code) ?? 0) + 1);
     if (frame.command === 'broadcast' && (frame.payload as { sent?: unknown })?.sent === true) this.broadcastsSent++;
     owed.resolve?.(frame);
@@ -391,6 +400,7 @@ export class FuzzConnection {
 
   private answerInvoke(frame: ReceivedFrame): void {
     this.pushes.set(this.invokeCommand, (this.pushes.get(this.invokeCommand) ?? 0) + 1);
-    this.socket.send(FrameGenerator.invokeAnswer(this.options.answers, this.options.limits.prefix, frame.id));
+    const data = (frame.payload as { data?: unknown } | undefined)?.data;
+    this.socket.send(`{"id":${JSON.stringify(frame.id)},"command":"${this.options.limits.prefix}/invoke-result","payload":${invokeAnswer(data)}}`);
   }
 }
