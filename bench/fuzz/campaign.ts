@@ -70,11 +70,6 @@ export interface CampaignReport {
   problems: string[];
 }
 
-/** The sample's own rules a reply can be held to: an `invoke` result is its target's answer. */
-function sampleReplyCheck(command: string, request: string, payload: unknown): string | undefined {
-  return command === 'invoke' ? checkInvokeReply(request, payload) : undefined;
-}
-
 /** Polls `check` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
 async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -96,13 +91,16 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const root = new Rng(options.seed);
   const problems: string[] = [];
   const heavy = new HeavyGate();
+  const knownBugs = options.knownBugs === true;
   const connectionOptions = (label: string, allowed: string[]) => ({
     label,
     limits,
     allowedPushes: new Set(allowed),
     replyTimeoutMs: options.replyTimeoutMs,
     heavy,
-    checkReply: sampleReplyCheck,
+    knownBugs,
+    // The sample's own rule a reply is held to: an `invoke` result is its target's answer.
+    checkReply: (command: string, request: string, payload: unknown) => (command === 'invoke' ? checkInvokeReply(request, payload, knownBugs) : undefined),
   });
 
   // The bystander joins nothing: only heartbeats and announcements (from `broadcast`) may reach it.
@@ -113,12 +111,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const fuzzers: FuzzConnection[] = [];
   const users: string[] = [];
   for (let i = 0; i < options.connections; i++) {
-    // Half sign in (the first as the sample's premium user), half stay anonymous.
+    // Half sign in (the first as the sample's premium user) and are the invoke targets; half stay anonymous.
     const user = i % 2 === 0 ? (i === 0 ? 'alice' : `fuzz-${options.seed.toString(36)}-${i}`) : undefined;
     const url = user ? await options.urlFor(user) : options.url;
     const connection = await FuzzConnection.open(url, connectionOptions(`fuzz${i}${user ? `(${user})` : ''}`, fuzzPushes));
     fuzzers.push(connection);
-    users.push(user ?? connection.connectionId!);
+    if (user) users.push(user);
   }
 
   const started = Date.now();
@@ -126,19 +124,20 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const echoes = keepEchoing(bystander, root.fork(999));
 
   const perConnection = Math.ceil(options.frames / options.connections);
-  const ctx = { ...limits, keyPrefix: options.keyPrefix, users, knownBugs: options.knownBugs === true };
+  const ctx = { ...limits, keyPrefix: options.keyPrefix, users, knownBugs };
+  // Who is never invoked may guess the server's invoke ids (see `guessInvokeIds`): anonymous fuzzers, churn.
   const runs = fuzzers.map((connection, i) =>
-    connection.run(new FrameGenerator(root.fork(i + 1), ctx), perConnection, { ratePerSecond: options.ratePerConnection, window: options.window, until }),
+    connection.run(new FrameGenerator(root.fork(i + 1), { ...ctx, guessInvokeIds: i % 2 === 1 }), perConnection, { ratePerSecond: options.ratePerConnection, window: options.window, until }),
   );
   const open = (label: string) => FuzzConnection.open(options.url, connectionOptions(label, ['announcement']));
   const probes = options.probes
     ? Promise.all([flood(open, limits, 20_000), oversize(open, limits), invalidUtf8(open, [0xc3, 0x28]), invalidUtf8(open, [0xed, 0xa0, 0x80])])
     : Promise.resolve([]);
-  const openChurn = async (i: number) => {
-    const user = i % 2 ? `churn-${options.seed.toString(36)}-${i}` : undefined;
-    return FuzzConnection.open(user ? await options.urlFor(user) : options.url, connectionOptions(`churn${i}`, fuzzPushes));
+  const openChurn = async (i: number, waitForId: boolean) => {
+    const user = i % 4 < 2 ? `churn-${options.seed.toString(36)}-${i}` : undefined;
+    return FuzzConnection.open(user ? await options.urlFor(user) : options.url, connectionOptions(`churn${i}`, fuzzPushes), waitForId);
   };
-  const churned = churn(openChurn, (i) => new FrameGenerator(root.fork(2000 + i), ctx), limits, options.churn, 40);
+  const churned = churn(openChurn, (i) => new FrameGenerator(root.fork(2000 + i), { ...ctx, guessInvokeIds: true }), limits, options.churn, 40);
   const [probeResults, churnProblems] = await Promise.all([probes, churned, ...runs]);
   problems.push(...churnProblems);
   const seconds = (Date.now() - started) / 1000;

@@ -18,6 +18,12 @@ export interface GeneratorContext extends NameContext {
   /** Client ids of the signed-in fuzz connections (targets for `invoke`). */
   users: readonly string[];
   /**
+   * Answer invokes under guessed server ids (`inv-<n>`). Only for connections that are never
+   * invoked: a target's own guess may rightly answer what is pending on it, and the caller could
+   * not tell; from anyone else the server must ignore it (the caller's result check sees if not).
+   */
+  guessInvokeIds?: boolean;
+  /**
    * Also send the frames that trigger the bugs this suite found, so that a fix can be checked
    * (`FUZZ_KNOWN_BUGS=1`). Off by default: a suite that always fails tests nothing new.
    */
@@ -215,11 +221,12 @@ export class FrameGenerator {
     return text;
   }
 
-  /** Frames the server takes without replying: heartbeats and answers to invokes it never sent. */
+  /** Frames the server takes without replying: heartbeats and answers to invokes it never sent (or sent to someone else). */
   private noReply(): string {
     const r = this.rng;
     const command = r.pick(['pong', 'latency:response', `${this.ctx.prefix}/invoke-result`]);
-    const id = r.pick([this.id(), q(`inv-${r.int(50).toString(36)}`), q(randomString(r, 10))]);
+    const guessed = q(this.ctx.guessInvokeIds ? `inv-${r.int(50).toString(36)}` : `no-inv-${r.int(50)}`);
+    const id = r.pick([this.id(), guessed, q(randomString(r, 10))]);
     return this.frame(id, q(command), r.pick(['{}', randomJson(r, 2), '{"result":1}', '{"error":"x","code":"E","name":"N"}']));
   }
 

@@ -32,6 +32,8 @@ export interface FuzzConnectionOptions {
   replyTimeoutMs: number;
   /** Shared by the connections of a run: one heavy frame in flight on the node at a time. */
   heavy: HeavyGate;
+  /** Answer invokes with the answers that trigger known bugs too (see `invokeAnswer`). */
+  knownBugs?: boolean;
   /** Checks what a command's reply says, beyond the protocol (the app's own rules); returns what is wrong. */
   checkReply?: (command: string, request: string, payload: unknown) => string | undefined;
 }
@@ -148,8 +150,8 @@ export class FuzzConnection {
     );
   }
 
-  /** Opens a socket and waits for `<p>/assign-id`. */
-  static async open(url: string, options: FuzzConnectionOptions): Promise<FuzzConnection> {
+  /** Opens a socket and waits for `<p>/assign-id` (or only for the upgrade, with `waitForId: false`). */
+  static async open(url: string, options: FuzzConnectionOptions, waitForId = true): Promise<FuzzConnection> {
     const socket = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
     const connection = new FuzzConnection(socket, options);
     await new Promise<void>((resolve, reject) => {
@@ -159,6 +161,7 @@ export class FuzzConnection {
         socket.terminate();
       });
       socket.once('close', () => reject(new Error(`${options.label}: closed before it was assigned an id`)));
+      if (!waitForId) socket.once('open', () => resolve());
       const assigned = () => {
         if (connection.connectionId === undefined) return;
         socket.off('message', assigned);
@@ -401,6 +404,6 @@ export class FuzzConnection {
   private answerInvoke(frame: ReceivedFrame): void {
     this.pushes.set(this.invokeCommand, (this.pushes.get(this.invokeCommand) ?? 0) + 1);
     const data = (frame.payload as { data?: unknown } | undefined)?.data;
-    this.socket.send(`{"id":${JSON.stringify(frame.id)},"command":"${this.options.limits.prefix}/invoke-result","payload":${invokeAnswer(data)}}`);
+    this.socket.send(`{"id":${JSON.stringify(frame.id)},"command":"${this.options.limits.prefix}/invoke-result","payload":${invokeAnswer(data, this.options.knownBugs)}}`);
   }
 }
