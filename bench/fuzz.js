@@ -13,7 +13,7 @@ const { seedFromEnv } = require('./fuzz/prng.ts');
 const MAIN = join(__dirname, '..', 'dist', 'sample-app', 'main.js');
 const WARMUP_FRAMES = 3000;
 /**
- * RSS that may stay after a long run. The jest suite's 32 MiB (see RSS_TOLERANCE in
+ * RSS that may stay after a long run. The jest suite's 48 MiB (see RSS_TOLERANCE in
  * fuzz/campaign.ts) is for a few thousand frames; over 10,000–100,000 frames, 24 runs kept
  * −2 to +38 MiB, with no trend in the length of the run (what stays follows the peak). 64 MiB is
  * what a leak of 700 bytes per frame would add over 100,000 frames.
