@@ -1,12 +1,13 @@
 /**
  * What the server owes each frame, from PROTOCOL.md and the limits it documents, worked out from
- * the bytes alone (never from the server's code):
+ * the bytes alone as a client would (no server code runs here):
  * - a frame whose id is readable (a JSON object with a finite number id, or a string id of at
  *   most 200 UTF-16 units) gets exactly one reply carrying that id, except the three commands a
  *   server never answers (`pong`, `latency:response`, `<p>/invoke-result`) when the frame is
  *   otherwise acceptable;
- * - a frame refused at the edge (binary, over `maxPayload`, payload nested too deep, no string
- *   command, command name too long) is answered with an error like any request, whatever its
+ * - a frame refused at the edge (binary, over `maxPayload`, a payload nested past `maxDepth` with
+ *   the frame object as level 1, no string command, command name too long) is answered with an
+ *   error like any request, whatever its
  *   command: it is not a heartbeat if the server cannot take it. One exception: an invoke answer
  *   nested too deep fails the server's pending invoke instead (the id is the server's own);
  * - a frame with no readable id gets one `<p>/error` push, except an acceptable heartbeat.
