@@ -7,9 +7,9 @@
  *   otherwise acceptable;
  * - a frame refused at the edge (binary, over `maxPayload`, a payload nested past `maxDepth` with
  *   the frame object as level 1, no string command, command name too long) is answered with an
- *   error like any request, whatever its
- *   command: it is not a heartbeat if the server cannot take it. One exception: an invoke answer
- *   nested too deep fails the server's pending invoke instead (the id is the server's own);
+ *   error like any request, whatever its command: it is not a heartbeat if the server cannot
+ *   take it. One exception: an invoke answer nested too deep fails the server's pending invoke
+ *   instead (the id is the server's own);
  * - a frame with no readable id gets one `<p>/error` push, except an acceptable heartbeat.
  */
 
