@@ -11,7 +11,7 @@ import { residentMemory } from './rss';
 import { ROOMS } from './values';
 
 /** The sample app's limits (library defaults): the oracle judges frames against them. */
-export const SAMPLE_LIMITS: Limits = { prefix: 'mesh', maxPayload: 1024 * 1024, maxDepth: 64, maxNameLength: 256 };
+export const SAMPLE_LIMITS: Limits = { prefix: 'mesh', maxPayload: 1024 * 1024, maxDepth: 64, maxNameLength: 256, rateLimit: 10_000 };
 
 /**
  * How far a server's RSS may stay above its baseline once the fuzz connections have closed, when
@@ -132,7 +132,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   );
   const open = (label: string) => FuzzConnection.open(options.url, connectionOptions(label, ['announcement']));
   const probes = options.probes
-    ? Promise.all([flood(open, limits, 20_000), oversize(open, limits), invalidUtf8(open, [0xc3, 0x28]), invalidUtf8(open, [0xed, 0xa0, 0x80])])
+    ? Promise.all([flood(open, limits, 3 * limits.rateLimit), oversize(open, limits), invalidUtf8(open, [0xc3, 0x28]), invalidUtf8(open, [0xed, 0xa0, 0x80])])
     : Promise.resolve([]);
   const openChurn = async (i: number, waitForId: boolean) => {
     const user = i % 4 < 2 ? `churn-${options.seed.toString(36)}-${i}` : undefined;

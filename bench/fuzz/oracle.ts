@@ -18,6 +18,8 @@ export interface Limits {
   maxPayload: number;
   maxDepth: number;
   maxNameLength: number;
+  /** Frames per second of the rate limit (its bucket also holds this many). */
+  rateLimit: number;
 }
 
 export interface Expectation {

@@ -26,7 +26,8 @@ async function probe(name: string, expectedCode: number, open: Open, act: (conne
 /**
  * A client far over the rate limit: `frames` noops written at once. The limiter answers
  * ERATELIMIT once the bucket is empty and closes with 1008 once the debt reaches another limit's
- * worth, so `frames` must exceed twice the limit. Replies that do come must come once each.
+ * worth, so `frames` must exceed twice the limit (three times leaves room for the refill while they
+ * are written). Replies that do come must come once each.
  */
 export function flood(open: Open, limits: Limits, frames: number): Promise<ProbeResult> {
   return probe('flood', 1008, open, (connection) => {
