@@ -81,7 +81,6 @@ async function runMode(mode, redisUrl, seed, frames) {
       isAlive: () => sample.child.exitCode === null && sample.child.signalCode === null,
       probes: true,
       churn: 20,
-      knownBugs: process.argv.includes('--known-bugs') || process.env.FUZZ_KNOWN_BUGS === '1',
     });
   let warmup, report, status;
   try {

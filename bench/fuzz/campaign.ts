@@ -48,8 +48,6 @@ export interface CampaignOptions {
   probes: boolean;
   /** Connections that send a burst and drop their TCP connection, alongside the fuzzing. */
   churn: number;
-  /** Also send the frames that trigger the bugs this suite found (see `GeneratorContext.knownBugs`). */
-  knownBugs?: boolean;
   limits?: Limits;
 }
 
@@ -92,16 +90,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const root = new Rng(options.seed);
   const problems: string[] = [];
   const heavy = new HeavyGate();
-  const knownBugs = options.knownBugs === true;
   const connectionOptions = (label: string, allowed: string[]) => ({
     label,
     limits,
     allowedPushes: new Set(allowed),
     replyTimeoutMs: options.replyTimeoutMs,
     heavy,
-    knownBugs,
     // The sample's own rule a reply is held to: an `invoke` result is its target's answer.
-    checkReply: (command: string, request: string, payload: unknown) => (command === 'invoke' ? checkInvokeReply(request, payload, knownBugs) : undefined),
+    checkReply: (command: string, request: string, payload: unknown) => (command === 'invoke' ? checkInvokeReply(request, payload) : undefined),
   });
 
   // The bystander joins nothing: only heartbeats and announcements (from `broadcast`) may reach it.
@@ -125,7 +121,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const echoes = keepEchoing(bystander, root.fork(999));
 
   const perConnection = Math.ceil(options.frames / options.connections);
-  const ctx = { ...limits, keyPrefix: options.keyPrefix, users, knownBugs };
+  const ctx = { ...limits, keyPrefix: options.keyPrefix, users };
   // Who is never invoked may guess the server's invoke ids (see `guessInvokeIds`): anonymous fuzzers, churn.
   const runs = fuzzers.map((connection, i) =>
     connection.run(new FrameGenerator(root.fork(i + 1), { ...ctx, guessInvokeIds: i % 2 === 1 }), perConnection, { ratePerSecond: options.ratePerConnection, window: options.window, until }),

@@ -32,8 +32,6 @@ export interface FuzzConnectionOptions {
   replyTimeoutMs: number;
   /** Shared by the connections of a run: one heavy frame in flight on the node at a time. */
   heavy: HeavyGate;
-  /** Answer invokes with the answers that trigger known bugs too (see `invokeAnswer`). */
-  knownBugs?: boolean;
   /** Checks what a command's reply says, beyond the protocol (the app's own rules); returns what is wrong. */
   checkReply?: (command: string, request: string, payload: unknown) => string | undefined;
 }
@@ -404,6 +402,6 @@ export class FuzzConnection {
   private answerInvoke(frame: ReceivedFrame): void {
     this.pushes.set(this.invokeCommand, (this.pushes.get(this.invokeCommand) ?? 0) + 1);
     const data = (frame.payload as { data?: unknown } | undefined)?.data;
-    this.socket.send(`{"id":${JSON.stringify(frame.id)},"command":"${this.options.limits.prefix}/invoke-result","payload":${invokeAnswer(data, this.options.knownBugs)}}`);
+    this.socket.send(`{"id":${JSON.stringify(frame.id)},"command":"${this.options.limits.prefix}/invoke-result","payload":${invokeAnswer(data)}}`);
   }
 }

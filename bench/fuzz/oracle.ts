@@ -8,8 +8,8 @@
  * - a frame refused at the edge (binary, over `maxPayload`, a payload nested past `maxDepth` with
  *   the frame object as level 1, no string command, command name too long) is answered with an
  *   error like any request, whatever its command: it is not a heartbeat if the server cannot
- *   take it. One exception: an invoke answer nested too deep fails the server's pending invoke
- *   instead (the id is the server's own);
+ *   take it. One exception: a refused invoke answer is never answered (its id is the server's
+ *   own); it fails the server's pending invoke instead;
  * - a frame with no readable id gets one `<p>/error` push, except an acceptable heartbeat.
  */
 
@@ -74,7 +74,7 @@ export function expectationOf(data: string | Buffer, binary: boolean, limits: Li
   const heartbeat = command === 'pong' || command === 'latency:response';
   const invokeResult = command === `${limits.prefix}/invoke-result`;
   if (hasReadableId) {
-    const unanswered = refused ? invokeResult && tooDeep && !binary && bytes <= limits.maxPayload : heartbeat || invokeResult;
+    const unanswered = invokeResult || (heartbeat && !refused);
     if (unanswered) return { command, errorPush: 0 };
     // A binary frame over the limit is refused for either reason.
     const refusalCodes = !refused ? undefined : bytes > limits.maxPayload ? (binary ? ['EBADFRAME', 'ETOOLARGE'] : ['ETOOLARGE']) : ['EBADFRAME'];

@@ -55,6 +55,10 @@ export class ChannelManager {
     return this.isValidName(channel) && this.exposures.allows(connection, channel);
   }
 
+  isSubscribed(connection: Connection, channel: unknown): boolean {
+    return typeof channel === 'string' && this.subscribers.has(channel, connection);
+  }
+
   async subscribe(connection: Connection, channel: unknown, historyLimit: unknown): Promise<ChannelSubscribeResult | ErrorPayload> {
     if (!(await this.mayAccess(connection, channel))) return { success: false, history: [] };
     const name = channel as string;

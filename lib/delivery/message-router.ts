@@ -150,6 +150,11 @@ export class MessageRouter {
     return this.resyncing;
   }
 
+  /** Whether a connection of this node is in a room, as its index has it. */
+  hasLocalMember(room: string, connectionId: string): boolean {
+    return this.localRooms.membersOf(room)?.has(connectionId) ?? false;
+  }
+
   /** This node's own members of a room, as its index has them (for diagnostics and tests). */
   localMembers(room: string): string[] {
     return [...(this.localRooms.membersOf(room) ?? [])];

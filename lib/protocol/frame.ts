@@ -75,29 +75,86 @@ export function decodeFrame(text: string, maxDepth: number = DEFAULT_MAX_DEPTH):
   return { ok: true, frame: { id, command: raw.command, payload: raw.payload } };
 }
 
-const ID_TOKEN = `(-?\\d+(?:\\.\\d+)?|"(?:[^"\\\\]|\\\\.){0,${MAX_ID_LENGTH}}")`;
-/** `{"id":<id>` or `{"command":"<name>","id":<id>` at the start of a frame. */
-const ID_AT_START = new RegExp(`^\\s*\\{\\s*(?:"command"\\s*:\\s*"(?:[^"\\\\]|\\\\.){0,256}"\\s*,\\s*)?"id"\\s*:\\s*${ID_TOKEN}`);
-/** `,"id":<id>}` closing a frame (an id nested in the payload would be followed by more than one `}`). */
-const ID_AT_END = new RegExp(`,\\s*"id"\\s*:\\s*${ID_TOKEN}\\s*\\}\\s*$`);
+/** Longest command name read from a frame too large to parse (longer ones are not echoed anyway). */
+const MAX_PEEKED_COMMAND = 1024;
 
-function idToken(token: string): FrameId | undefined {
-  if (!token.startsWith('"')) return Number(token);
+/** The index just past the JSON string that opens at `start` (a `"`), or -1. Jumps from quote to quote. */
+function stringEnd(text: string, start: number): number {
+  for (let quote = text.indexOf('"', start + 1); quote >= 0; quote = text.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+  return -1;
+}
+
+/** The index just past the JSON value that starts at `start`, without parsing it, or -1. */
+function valueEnd(text: string, start: number): number {
+  const first = text[start];
+  if (first === '"') return stringEnd(text, start);
+  if (first === '{' || first === '[') {
+    let depth = 0;
+    for (let i = start; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') {
+        const end = stringEnd(text, i);
+        if (end < 0) return -1;
+        i = end - 1;
+      } else if (c === '{' || c === '[') depth++;
+      else if ((c === '}' || c === ']') && --depth === 0) return i + 1;
+    }
+    return -1;
+  }
+  let i = start;
+  while (i < text.length && !',}] \t\r\n'.includes(text[i])) i++;
+  return i > start ? i : -1;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  return i;
+}
+
+function parseToken(token: string): unknown {
   try {
-    return JSON.parse(token) as string;
+    return JSON.parse(token);
   } catch {
     return undefined;
   }
 }
 
 /**
- * Reads the id of a frame too large to parse from its first and last bytes only (`head`, `tail`):
- * the id written first (`{"id":123,"command":...`, as the reference clients do), right after the
- * command, or last (`...,"id":123}`). Anything else yields undefined.
+ * Reads the top-level `id` and `command` of a frame too large to parse: it walks the object's
+ * keys and skips their values without decoding them (strings by jumping from quote to quote), so
+ * it costs far less than `JSON.parse` and allocates almost nothing. As in JSON, the last of
+ * duplicate keys wins. What cannot be read (malformed text, an id of the wrong kind) is left out.
  */
-export function peekFrameId(head: string, tail = ''): FrameId | undefined {
-  const start = ID_AT_START.exec(head.slice(0, 512));
-  if (start) return idToken(start[1]);
-  const end = ID_AT_END.exec(tail.slice(-512));
-  return end ? idToken(end[1]) : undefined;
+export function peekFrame(text: string): { id?: FrameId; command?: string } {
+  const found: { id?: FrameId; command?: string } = {};
+  let i = skipSpace(text, 0);
+  if (text[i] !== '{') return found;
+  i++;
+  for (;;) {
+    i = skipSpace(text, i);
+    if (text[i] !== '"') return found;
+    const keyEnd = stringEnd(text, i);
+    if (keyEnd < 0) return found;
+    const key = keyEnd - i <= 16 ? parseToken(text.slice(i, keyEnd)) : undefined;
+    i = skipSpace(text, keyEnd);
+    if (text[i] !== ':') return found;
+    i = skipSpace(text, i + 1);
+    const end = valueEnd(text, i);
+    if (end < 0) return found;
+    if (key === 'id') {
+      // An escaped string id takes up to 6 characters per character it decodes to.
+      const value = end - i <= 6 * MAX_ID_LENGTH + 2 ? parseToken(text.slice(i, end)) : undefined;
+      found.id = isFrameId(value) ? value : undefined;
+    } else if (key === 'command') {
+      const value = end - i <= MAX_PEEKED_COMMAND ? parseToken(text.slice(i, end)) : undefined;
+      found.command = typeof value === 'string' ? value : undefined;
+    }
+    i = skipSpace(text, end);
+    if (text[i] !== ',') return found;
+    i++;
+  }
 }

@@ -14,7 +14,7 @@ import { MessageRouter } from '../delivery/message-router';
 import { MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
-import { CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrameId, type BuiltinCommandNames, type FrameId } from '../protocol';
+import { CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrame, type BuiltinCommandNames, type FrameId } from '../protocol';
 import type { SharedState } from '../state/shared-state/shared-state';
 import type { MembershipStore } from '../state/membership/membership-store';
 import { Heartbeat } from './heartbeat';
@@ -60,8 +60,6 @@ interface SocketState {
   inFlight: number;
 }
 
-/** How much of a too-large frame is read to find its id. */
-const PEEK_BYTES = 512;
 
 /** A request whose connection failed to register gets no reply (the socket is being closed). */
 const NOT_REGISTERED = Symbol('not registered');
@@ -283,19 +281,12 @@ export class MeshTransport {
     // Every frame counts against the budget, whatever it turns out to be.
     const verdict = state.limiter ? state.limiter.take() : 'ok';
     if (verdict === 'abusive') return connection.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded');
-    if (isBinary) return this.sendError(connection, this.idOf(data), ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
+    if (isBinary) return this.refuseFrame(connection, this.headOf(data), ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
     if (data.length > this.options.maxPayload) {
-      const id = this.idOf(data);
-      return this.sendError(connection, id, ErrorCode.TOO_LARGE, `Frame of ${data.length} bytes is over the limit of ${this.options.maxPayload} bytes`);
+      return this.refuseFrame(connection, this.headOf(data), ErrorCode.TOO_LARGE, `Frame of ${data.length} bytes is over the limit of ${this.options.maxPayload} bytes`);
     }
     const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
-    if (!decoded.ok) {
-      // An invoke answer that cannot be taken fails that invoke now rather than at its deadline.
-      if (decoded.command === this.invokeResultCommand && decoded.id !== undefined) {
-        return this.invoker.handleResult(connection, decoded.id, { error: `The client's answer was refused: ${decoded.reason}`, code: ErrorCode.BAD_FRAME, name: ErrorName.PROTOCOL });
-      }
-      return this.sendError(connection, decoded.id, ErrorCode.BAD_FRAME, decoded.reason);
-    }
+    if (!decoded.ok) return this.refuseFrame(connection, decoded, ErrorCode.BAD_FRAME, decoded.reason);
     const { id, command, payload } = decoded.frame;
     if (command.length > this.options.maxNameLength) {
       return this.sendError(connection, id, ErrorCode.BAD_FRAME, `Command name of ${command.length} characters is over the limit of ${this.options.maxNameLength}`);
@@ -338,13 +329,25 @@ export class MeshTransport {
     else this.logger.warn(`The reply to "${command}" (${problem.bytes} bytes) is over maxBufferedAmount; answered ETOOLARGE`);
   }
 
-  /** The id of a frame that will not be handled (binary, or too large), when it can be read. */
-  private idOf(data: Buffer): FrameId | undefined {
-    if (data.length <= this.options.maxPayload) {
-      const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
-      return decoded.ok ? decoded.frame.id : decoded.id;
+  /** The id and command of a frame that will not be handled (binary, or too large), as far as they can be read. */
+  private headOf(data: Buffer): { id?: FrameId; command?: string } {
+    if (data.length > this.options.maxPayload) return peekFrame(data.toString());
+    const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
+    return decoded.ok ? decoded.frame : decoded;
+  }
+
+  /**
+   * Refuses a frame at the edge. An invoke answer fails that invoke now, rather than at its
+   * deadline (and gets no reply: the client asked nothing); anything else gets an error reply with
+   * its id, or an `<prefix>/error` push when none could be read.
+   */
+  private refuseFrame(connection: Connection, frame: { id?: FrameId; command?: string }, code: string, reason: string): void {
+    if (frame.command === this.invokeResultCommand && frame.id !== undefined) {
+      // Server invokes have string ids; an answer with another id answers nothing.
+      if (typeof frame.id === 'string') this.invoker.handleResult(connection, frame.id, { error: `The client's answer was refused: ${reason}`, code, name: ErrorName.PROTOCOL });
+      return;
     }
-    return peekFrameId(data.subarray(0, PEEK_BYTES).toString(), data.subarray(data.length - PEEK_BYTES).toString());
+    this.sendError(connection, frame.id, code, reason);
   }
 
   /** An error reply to a request (echoing its command when known), or an `<prefix>/error` push when it had no id. */

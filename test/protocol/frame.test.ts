@@ -1,4 +1,4 @@
-import { CloseCode, decodeFrame, encodeFrame, isErrorPayload, isValidCloseCode, peekFrameId } from '../../lib/protocol';
+import { CloseCode, decodeFrame, encodeFrame, isErrorPayload, isValidCloseCode, peekFrame } from '../../lib/protocol';
 
 describe('decodeFrame', () => {
   it('reads a request, and never throws on anything else', () => {
@@ -31,15 +31,27 @@ describe('decodeFrame', () => {
   });
 });
 
-describe('peekFrameId', () => {
-  it('finds the id first, right after the command, or last; nothing else', () => {
-    expect(peekFrameId('{"id":42,"command":"x","payload":"...')).toBe(42);
-    expect(peekFrameId('{"id":"req-1","command":"x"')).toBe('req-1');
-    expect(peekFrameId('{"command":"echo","id":7,"payload":"...')).toBe(7);
-    expect(peekFrameId('{"command":"echo","payload":"...', '...","id":9}')).toBe(9);
-    // An id inside the payload is not the frame's.
-    expect(peekFrameId('{"command":"echo","payload":{"id":5', '...{"id":5}}')).toBeUndefined();
-    expect(peekFrameId('garbage', 'garbage')).toBeUndefined();
+describe('peekFrame', () => {
+  const big = 'x'.repeat(2_000_000);
+
+  it('reads the top-level id and command wherever they are, skipping values without parsing them', () => {
+    expect(peekFrame(`{"id":42,"command":"x","payload":"${big}"}`)).toEqual({ id: 42, command: 'x' });
+    expect(peekFrame(`{"command":"echo","payload":"${big}","id":7,"x":1}`)).toEqual({ id: 7, command: 'echo' });
+    expect(peekFrame(`{"payload":{"id":5,"nested":["a","}",{"id":6}]},"command":"c","id":"req-1"}`)).toEqual({ id: 'req-1', command: 'c' });
+    expect(peekFrame(`{"payload":"quote \\" inside \\\\","id":8}`)).toEqual({ id: 8 });
+  });
+
+  it('reads ids as JSON does: exponents, escapes, the last of duplicates', () => {
+    expect(peekFrame(`{"id":2e3,"command":"echo","payload":"${big}"}`)).toEqual({ id: 2000, command: 'echo' });
+    expect(peekFrame(`{"id":${JSON.stringify('\\u0041'.repeat(200)).replace(/\\\\/g, '\\')}}`)).toEqual({ id: 'A'.repeat(200) });
+    expect(peekFrame('{"id":1,"id":9,"command":"x"}')).toEqual({ id: 9, command: 'x' });
+  });
+
+  it('leaves out what cannot be read', () => {
+    expect(peekFrame(`{"id":{"x":1},"command":"x"}`)).toEqual({ id: undefined, command: 'x' });
+    expect(peekFrame(`{"id":"${'i'.repeat(201)}"}`)).toEqual({ id: undefined });
+    expect(peekFrame('garbage')).toEqual({});
+    expect(peekFrame('{"id":1,"payload":"unterminated')).toEqual({ id: 1 });
   });
 });
 

@@ -134,6 +134,8 @@ describe.each([
     try {
       const bad = await bob.command('update-profile', { name: '', email: 'nope' });
       expect(bad).toEqual({ error: 'Invalid profile', code: 'EINVALID', name: 'ValidationError', details: ['name must be a non-empty string', 'email must contain "@"'] });
+      expect(await bob.command('update-profile', { name: 'n'.repeat(65), email: 'a@b' })).toMatchObject({ code: 'EINVALID', details: ['name must be at most 64 characters'] });
+      expect(await bob.command('update-profile', { name: 'Bob', email: `${'e'.repeat(255)}@x` })).toMatchObject({ code: 'EINVALID', details: ['email must be at most 254 characters'] });
       expect(await bob.command('update-profile', { name: 'Bob', email: 'bob@example.com' })).toEqual({ success: true, profile: { name: 'Bob', email: 'bob@example.com' } });
       expect(await bob.command('whoami')).toMatchObject({ userId: 'bob', profile: { name: 'Bob', email: 'bob@example.com' } });
       const room = `lobby:${Math.random().toString(36).slice(2)}`;

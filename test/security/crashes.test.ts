@@ -94,6 +94,32 @@ describe.each([
     }
   });
 
+  it('an invoke answer over maxPayload, or sent as a binary frame, fails that invoke at once (no stray reply to the client)', async () => {
+    for (const [label, answer] of [
+      ['oversize', (id: string) => ({ data: `{"id":${JSON.stringify(id)},"command":"mesh/invoke-result","payload":{"result":"${'r'.repeat(1024 * 1024)}"}}`, binary: false })],
+      ['binary', (id: string) => ({ data: `{"id":${JSON.stringify(id)},"command":"mesh/invoke-result","payload":{"result":1}}`, binary: true })],
+    ] as const) {
+      const raw = await RawClient.connect(t.url);
+      try {
+        raw.socket.on('message', (data) => {
+          const frame = JSON.parse(data.toString());
+          if (frame.command !== 'mesh/invoke') return;
+          const { data: text, binary } = answer(frame.id);
+          raw.sendText(text, binary);
+        });
+        const started = Date.now();
+        const reply = await client.request('relay-invoke', { clientId: raw.connectionId });
+        expect([label, reply.payload]).toEqual([label, { error: expect.stringMatching(/^The client's answer was refused: /), code: label === 'oversize' ? 'ETOOLARGE' : 'EBADFRAME', name: 'ClientInvocationError' }]);
+        // Long before the invoke's 2 s deadline.
+        expect(Date.now() - started).toBeLessThan(1500);
+        expect(await raw.command('mesh/noop')).toBe(true);
+        expect(raw.frames.filter((f) => f.command === 'mesh/error')).toEqual([]);
+      } finally {
+        await raw.close();
+      }
+    }
+  });
+
   it('a push whose payload cannot be encoded rejects to the server code that sent it', async () => {
     expect(await client.command('push-bigint')).toMatch(/^The payload of event "evt" cannot be encoded as JSON/);
     await expect(t.mesh.broadcast('evt', { n: 2n })).rejects.toThrow(TypeError);

@@ -4,8 +4,8 @@ import { NodeProcess } from '../support/node-process';
 import { uniquePrefix } from '../support/test-app';
 
 /**
- * `FUZZ_SEED=<n> npx jest test/security/fuzz.test.ts` replays a run, `FUZZ_KNOWN_BUGS=1` adds the
- * frames of the bugs this suite found (to check a fix); `node bench/fuzz.js` is the long version.
+ * `FUZZ_SEED=<n> npx jest test/security/fuzz.test.ts` replays a run; `node bench/fuzz.js` is the
+ * long version.
  */
 const SEED = seedFromEnv(0x5eed);
 
@@ -45,7 +45,6 @@ describe.each([
       isAlive: () => exit === undefined,
       probes: true,
       churn: 6,
-      knownBugs: process.env.FUZZ_KNOWN_BUGS === '1',
     });
 
   it('answers each readable id once, keeps a bystander served, closes abusers alone, and gives its memory back', async () => {

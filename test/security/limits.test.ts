@@ -196,6 +196,39 @@ describe('slow consumers and large replies', () => {
   });
 });
 
+describe.each([
+  ['Redis', false],
+  ['memory', true],
+])('a join or subscription whose reply would be too large changes nothing (%s)', (_label, memory) => {
+  it('ETOOLARGE, and the client is neither a member nor a subscriber', async () => {
+    const t = await startApp({ memory, mesh: { keyPrefix: uniquePrefix(), maxBufferedAmount: 64 * 1024, visibleMetadata: (m) => m } });
+    try {
+      t.mesh.exposeRoom('crowd');
+      t.mesh.exposeChannel('long-history');
+      const members = await Promise.all(Array.from({ length: 5 }, () => RawClient.connect(t.url)));
+      for (const m of members) {
+        await t.app.get(ConnectionManager).setMetadata(m.connectionId!, { bio: 'b'.repeat(20_000) });
+        await t.mesh.addToRoom('crowd', m.connectionId!);
+      }
+      for (let i = 0; i < 10; i++) await t.mesh.publish('long-history', 'h'.repeat(10_000), { history: 10 });
+      const client = await RawClient.connect(t.url);
+      const joined = await client.command('mesh/join-room', { roomName: 'crowd' });
+      expect(joined).toEqual({ error: expect.stringMatching(/over the connection's limit of 65536 bytes; nothing was changed$/), code: 'ETOOLARGE', name: 'ProtocolError' });
+      expect(await t.mesh.isInRoom('crowd', client.connectionId!)).toBe(false);
+      const subscribed = await client.command('mesh/subscribe-channel', { channel: 'long-history', historyLimit: 10 });
+      expect(subscribed).toMatchObject({ code: 'ETOOLARGE' });
+      await t.mesh.publish('long-history', 'live');
+      expect(await client.command('mesh/noop')).toBe(true);
+      expect(client.frames.some((f) => f.command === 'mesh/subscription-message')).toBe(false);
+      // With a smaller history the same subscription goes through.
+      expect(await client.command('mesh/subscribe-channel', { channel: 'long-history', historyLimit: 1 })).toMatchObject({ success: true });
+      await Promise.all([...members, client].map((c) => c.close()));
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('history keys that clients can create do not outlive historyTtl', () => {
   it('Redis: each history key gets the TTL; publish options override the module default', async () => {
     const keyPrefix = uniquePrefix();
