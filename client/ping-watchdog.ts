@@ -1,10 +1,12 @@
 /**
- * Counts heartbeat windows of `pingTimeout` ms with no `ping` from the server, and calls
- * `onSilent` once more than `maxMissedPings` windows in a row were silent.
+ * Gives a socket up (`onSilent`) once the server has sent no `ping` for more than
+ * `maxMissedPings` whole `pingTimeout` windows in a row, that is for (maxMissedPings + 1) ×
+ * pingTimeout ms. It measures the silence since the last ping rather than counting timer windows:
+ * a server that pings every `pingTimeout` ms, a few ms late now and then, must never look silent
+ * (counted windows drop a client whenever one late ping straddles two window ends).
  */
 export class PingWatchdog {
-  private timer?: ReturnType<typeof setInterval>;
-  private missed = 0;
+  private timer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly pingTimeout: number,
@@ -12,25 +14,22 @@ export class PingWatchdog {
     private readonly onSilent: () => void,
   ) {}
 
+  /** The socket opened: the silence starts now. */
   start(): void {
-    this.stop();
-    this.timer = setInterval(() => {
-      this.missed += 1;
-      if (this.missed > this.maxMissedPings) {
-        this.stop();
-        this.onSilent();
-      }
-    }, this.pingTimeout);
+    this.reset();
   }
 
   /** A ping arrived. */
   reset(): void {
-    this.missed = 0;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.onSilent();
+    }, this.pingTimeout * (this.maxMissedPings + 1));
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
-    this.missed = 0;
   }
 }

@@ -37,19 +37,22 @@ interface SocketBeat {
 export class Heartbeat {
   private readonly beats = new Map<Connection, SocketBeat>();
   private readonly slices: Array<Set<Connection>> = Array.from({ length: SLICES }, () => new Set());
-  private timers: NodeJS.Timeout[] = [];
+  private clocks: SliceClock[] = [];
   private nextSlice = 0;
 
   constructor(private readonly options: HeartbeatOptions) {}
 
   start(): void {
     this.stop();
-    this.timers = [this.everySlice(this.options.pingInterval, (slice) => this.ping(slice)), this.everySlice(this.options.latencyInterval, (slice) => this.measure(slice))];
+    this.clocks = [
+      new SliceClock(this.options.pingInterval, (slice) => this.ping(this.slices[slice])),
+      new SliceClock(this.options.latencyInterval, (slice) => this.measure(this.slices[slice])),
+    ];
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    for (const clock of this.clocks) clock.stop();
+    this.clocks = [];
   }
 
   /** Starts beating for a connection (in the next slice, so slices stay even). */
@@ -87,14 +90,6 @@ export class Heartbeat {
     return false;
   }
 
-  /** A timer that serves slice 0, 1, 2... in turn, so that each slice comes round once per `interval`. */
-  private everySlice(interval: number, serve: (slice: ReadonlySet<Connection>) => void): NodeJS.Timeout {
-    let next = 0;
-    const timer = setInterval(() => serve(this.slices[next++ % SLICES]), Math.max(1, interval / SLICES));
-    timer.unref();
-    return timer;
-  }
-
   private ping(slice: ReadonlySet<Connection>): void {
     for (const connection of [...slice]) {
       const beat = this.beats.get(connection)!;
@@ -117,5 +112,48 @@ export class Heartbeat {
       beat.latencyRequestedAt = now;
       connection.sendRaw(LATENCY_REQUEST_FRAME);
     }
+  }
+}
+
+/**
+ * Serves slice 0, 1, 2... in turn, SLICES ticks per `interval`, on a fixed schedule: tick n is
+ * due at start + n × interval / SLICES whenever the previous one ran. A plain setInterval restarts
+ * its period when its callback runs, so each late tick would push the next ones later and a
+ * connection's ping gap would grow by 16 event-loop delays a round; clients (ours and
+ * @prsm/realtime's) that expect a ping every `pingTimeout` ms drop the socket when it does.
+ */
+class SliceClock {
+  private readonly tickMs: number;
+  private startedAt = Date.now();
+  private ticks = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    interval: number,
+    private readonly serve: (slice: number) => void,
+  ) {
+    this.tickMs = Math.max(1, interval / SLICES);
+    this.schedule();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    const now = Date.now();
+    // After a stall of more than a whole round, start the schedule again rather than catch up in a burst.
+    if (this.startedAt + (this.ticks + 1) * this.tickMs < now - this.tickMs * SLICES) {
+      this.startedAt = now - this.ticks * this.tickMs;
+    }
+    const due = this.startedAt + (this.ticks + 1) * this.tickMs;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, due - now));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.serve(this.ticks++ % SLICES);
+    if (this.timer) this.schedule();
   }
 }

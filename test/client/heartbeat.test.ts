@@ -47,9 +47,23 @@ describe('MeshClient heartbeat', () => {
     const disconnected = nextEvent(client, 'disconnect');
     const reconnected = nextEvent(client, 'reconnect');
     await expect(disconnected).resolves.toMatchObject({ code: 1006, reason: 'No ping from the server' });
-    // Two silent windows of 100 ms must pass first.
+    // (maxMissedPings + 1) silent windows of 100 ms must pass first.
     expect(Date.now() - started).toBeGreaterThanOrEqual(180);
     await expect(reconnected).resolves.toEqual({ connectionId: 'conn-2' });
+  });
+
+  it('stays connected when every ping comes late, as long as no silence outlasts (maxMissedPings + 1) windows', async () => {
+    // Pings 1.5 windows apart: a watchdog counting window ends sees two in one gap half the time.
+    client = new MeshClient(server.url, { pingTimeout: 200, maxMissedPings: 1 });
+    await client.connect();
+    let disconnects = 0;
+    client.on('disconnect', () => disconnects++);
+    const pinger = setInterval(() => server.push('ping', {}), 300);
+    let pings = 0;
+    await new Promise<void>((resolve) => client.on('ping', () => ++pings === 6 && resolve()));
+    clearInterval(pinger);
+    expect(disconnects).toBe(0);
+    expect(server.connectionCount).toBe(1);
   });
 
   it('stays connected while the server pings within pingTimeout', async () => {
