@@ -3,6 +3,7 @@ import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../common/exposure-list';
 import { TwoWayIndex } from '../common/two-way-index';
 import { toWire } from '../transport/prepared-frame';
+import { tooLargeToReply } from '../transport/reply-encoder';
 import { MESH_BROKER, MESH_COMMAND_NAMES } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
@@ -55,10 +56,6 @@ export class ChannelManager {
     return this.isValidName(channel) && this.exposures.allows(connection, channel);
   }
 
-  isSubscribed(connection: Connection, channel: unknown): boolean {
-    return typeof channel === 'string' && this.subscribers.has(channel, connection);
-  }
-
   async subscribe(connection: Connection, channel: unknown, historyLimit: unknown): Promise<ChannelSubscribeResult | ErrorPayload> {
     if (!(await this.mayAccess(connection, channel))) return { success: false, history: [] };
     const name = channel as string;
@@ -68,9 +65,15 @@ export class ChannelManager {
       const error = `This connection is subscribed to ${this.options.maxChannelsPerConnection} channels, the most allowed (maxChannelsPerConnection)`;
       return { error, code: ErrorCode.LIMIT, name: ErrorName.LIMIT };
     }
+    const wasSubscribed = mine?.has(name) === true;
     this.subscribers.add(name, connection);
     await this.sync(name);
-    return { success: true, history: await this.history(name, historyLimit) };
+    const reply = { success: true as const, history: await this.history(name, historyLimit) };
+    // A history too large to send: a new subscription is undone, so the client is not left subscribed while told it failed.
+    const tooLarge = tooLargeToReply(reply, this.options.maxBufferedAmount);
+    if (!tooLarge) return reply;
+    if (!wasSubscribed) await this.unsubscribe(connection, name);
+    return tooLarge;
   }
 
   /** The newest `limit` messages (at most `maxHistoryLimit` when a client asks), newest first. */

@@ -8,15 +8,11 @@ import { MESH_COMMAND_NAMES, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { ErrorCode, ErrorName, isMetadataStrategy, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
-import { MessageRouter } from '../delivery/message-router';
 import { RoomManager } from '../rooms/room-manager';
 import type { SharedState } from '../state/shared-state/shared-state';
 
 /** A built-in command: its payload as the client sent it (an object, or `{}`), its reply payload. */
 export type BuiltinCommand = (connection: Connection, payload: Record<string, unknown>) => Promise<unknown> | unknown;
-
-/** Room for the reply's id and command around its payload. */
-const REPLY_ENVELOPE_BYTES = 1024;
 
 function field(payload: unknown, key: string): unknown {
   return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[key] : undefined;
@@ -38,18 +34,12 @@ export class BuiltinCommandTable {
     private readonly channels: ChannelManager,
     private readonly rooms: RoomManager,
     private readonly connections: ConnectionManager,
-    private readonly router: MessageRouter,
   ) {
     const forbidden = (what: string): ErrorPayload => ({ error: `${what} is not allowed`, code: ErrorCode.FORBIDDEN, name: ErrorName.FORBIDDEN });
     const set = (name: string, fn: BuiltinCommand) => this.builtins.set(name, fn);
 
     set(names.noop, () => true);
-    set(names.subscribeChannel, async (c, p) => {
-      const channel = field(p, 'channel');
-      const wasSubscribed = this.channels.isSubscribed(c, channel);
-      const reply = await this.channels.subscribe(c, channel, field(p, 'historyLimit'));
-      return this.unlessTooLarge(reply, async () => void (wasSubscribed || (await this.channels.unsubscribe(c, channel))));
-    });
+    set(names.subscribeChannel, (c, p) => this.channels.subscribe(c, field(p, 'channel'), field(p, 'historyLimit')));
     set(names.unsubscribeChannel, (c, p) => this.channels.unsubscribe(c, field(p, 'channel')));
     set(names.getChannelHistory, async (c, p) => {
       const channel = field(p, 'channel');
@@ -57,13 +47,7 @@ export class BuiltinCommandTable {
       const limit = field(p, 'limit');
       return { success: true, history: await this.channels.history(channel as string, limit === undefined ? 50 : limit) };
     });
-    set(names.joinRoom, async (c, p) => {
-      const room = field(p, 'roomName');
-      // The connection is on this node, so the local room index knows whether it was in already.
-      const wasMember = typeof room === 'string' && this.router.hasLocalMember(room, c.id);
-      const reply = await this.rooms.clientJoin(c, room);
-      return this.unlessTooLarge(reply, async () => void (wasMember || (await this.rooms.leave(room as string, c.id))));
-    });
+    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName')));
     set(names.leaveRoom, async (c, p) => {
       const room = field(p, 'roomName');
       if (typeof room === 'string' && room.length > 0) await this.rooms.leave(room, c.id);
@@ -97,22 +81,6 @@ export class BuiltinCommandTable {
       if (!visibleMetadata || metadata === null) return { metadata };
       return { metadata: visibleMetadata(metadata, id) ?? null };
     });
-  }
-
-  /**
-   * A built-in that changed something (joined, subscribed) and whose reply (the present list, the
-   * history) could not be sent anyway: over `maxBufferedAmount`, where the transport would answer
-   * ETOOLARGE. The change is undone first (unless it was there before), so a client is never a
-   * member while told it failed.
-   */
-  private async unlessTooLarge(reply: unknown, undo: () => Promise<unknown>): Promise<unknown> {
-    if ((reply as { success?: unknown } | undefined)?.success !== true) return reply;
-    const most = this.options.maxBufferedAmount - REPLY_ENVELOPE_BYTES;
-    const text = JSON.stringify(reply);
-    const bytes = text.length * 3 <= most ? text.length : Buffer.byteLength(text);
-    if (bytes <= most) return reply;
-    await undo();
-    return { error: `The reply of ${bytes} bytes is over the connection's limit of ${this.options.maxBufferedAmount} bytes; nothing was changed`, code: ErrorCode.TOO_LARGE, name: ErrorName.PROTOCOL };
   }
 
   get(command: string): BuiltinCommand | undefined {

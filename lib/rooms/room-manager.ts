@@ -6,6 +6,8 @@ import { MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import type { SharedState } from '../state/shared-state/shared-state';
+import { tooLargeToReply } from '../transport/reply-encoder';
+import type { ErrorPayload } from '../protocol';
 
 export function roomName(room: unknown): string {
   if (typeof room !== 'string' || room.length === 0) throw new TypeError('A room name must be a non-empty string');
@@ -68,19 +70,27 @@ export class RoomManager {
 
   /**
    * `<prefix>/join-room`: joins if the room is exposed and its guard allows, and lists who is
-   * there. If the list cannot be read, the join is undone, so a client is never a member while
-   * told it failed.
+   * there. If the list cannot be read, or is too large to send (ETOOLARGE), a new join is undone,
+   * so a client is never a member while told it failed.
    */
-  async clientJoin(connection: Connection, room: unknown): Promise<{ success: true; present: RoomPresence[] } | { success: false }> {
+  async clientJoin(connection: Connection, room: unknown): Promise<{ success: true; present: RoomPresence[] } | { success: false } | ErrorPayload> {
     if (!(await this.mayJoin(connection, room))) return { success: false };
     const name = room as string;
+    // The connection is on this node, so the local room index knows whether it was in already.
+    const wasMember = this.router.hasLocalMember(name, connection.id);
     if (!(await this.join(name, connection.id))) return { success: false };
+    const undo = () => (wasMember ? Promise.resolve(false) : this.leave(name, connection.id));
+    let reply: { success: true; present: RoomPresence[] };
     try {
-      return { success: true, present: await this.present(name) };
+      reply = { success: true, present: await this.present(name) };
     } catch (error) {
-      await this.leave(name, connection.id).catch(() => undefined);
+      await undo().catch(() => undefined);
       throw error;
     }
+    const tooLarge = tooLargeToReply(reply, this.options.maxBufferedAmount);
+    if (!tooLarge) return reply;
+    await undo();
+    return tooLarge;
   }
 
   /** Who is in a room, with what other clients may see of their metadata. */

@@ -60,7 +60,6 @@ interface SocketState {
   inFlight: number;
 }
 
-
 /** A request whose connection failed to register gets no reply (the socket is being closed). */
 const NOT_REGISTERED = Symbol('not registered');
 

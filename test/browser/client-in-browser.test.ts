@@ -89,7 +89,6 @@ describe('MeshClient in a real browser', () => {
         const messages: string[] = [];
         const subscribed = await client.subscribe('news', (m) => messages.push(m), { historyLimit: 5 });
         (window as unknown as { meshState: unknown }).meshState = { messages };
-        await new Promise((r) => setTimeout(r, 50));
         return { id: client.connectionId, echo, missing, shout, announcements, syncError, subscribed, usesNative: typeof WebSocket === 'function' };
       }, t.url);
       expect(result.echo).toBe('echo: from the browser');

@@ -186,10 +186,16 @@ describe('MeshClientService across two nodes', () => {
     const first = new MeshClient(`${a.url}?clientId=dup`, { reconnectInterval: 20, maxReconnectInterval: 50 });
     clients.push(first);
     await first.connect();
+    // A control client with the same backoff, dropped at the same moment, shows when a reconnect would have happened.
+    const control = new MeshClient(`${a.url}?clientId=control-dup`, { reconnectInterval: 20, maxReconnectInterval: 50 });
+    clients.push(control);
+    await control.connect();
     const closed = new Promise<unknown>((resolve) => first.once('close', (e) => resolve(e.detail)));
     await connect(b, 'dup');
     expect(await closed).toMatchObject({ code: 4001 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const controlBack = new Promise((resolve) => control.once('reconnect', resolve));
+    a.mesh.getConnection(control.connectionId!)!.terminate();
+    await controlBack;
     expect(first.status).toBe('offline');
     expect(await service(a).getClient('dup')).toMatchObject({ nodeId: b.mesh.nodeId });
   });

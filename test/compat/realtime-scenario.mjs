@@ -44,7 +44,8 @@ async function basics() {
   let pings = 0;
   client.on('latency', (ms) => latencies.push(ms));
   client.on('ping', () => pings++);
-  await sleep(700);
+  // Several heartbeat rounds (the test's server pings and measures every 100 ms).
+  await waitFor(() => pings > 2 && latencies.length > 2);
   out.latencies = latencies;
   out.pings = pings;
   out.statusAfterPings = client.status;

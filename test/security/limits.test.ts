@@ -222,7 +222,44 @@ describe.each([
       expect(client.frames.some((f) => f.command === 'mesh/subscription-message')).toBe(false);
       // With a smaller history the same subscription goes through.
       expect(await client.command('mesh/subscribe-channel', { channel: 'long-history', historyLimit: 1 })).toMatchObject({ success: true });
+      // Asking again for what it already has, with a reply too large, takes nothing away.
+      expect(await client.command('mesh/subscribe-channel', { channel: 'long-history', historyLimit: 10 })).toMatchObject({ code: 'ETOOLARGE' });
+      await t.mesh.publish('long-history', 'still subscribed');
+      await client.waitFor((f) => f.command === 'mesh/subscription-message' && (f.payload as { message?: string }).message === 'still subscribed');
+      await t.mesh.addToRoom('crowd', client.connectionId!);
+      expect(await client.command('mesh/join-room', { roomName: 'crowd' })).toMatchObject({ code: 'ETOOLARGE' });
+      expect(await t.mesh.isInRoom('crowd', client.connectionId!)).toBe(true);
       await Promise.all([...members, client].map((c) => c.close()));
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each([
+  ['Redis', false],
+  ['memory', true],
+])('a join whose member list cannot be read is undone (%s)', (_label, memory) => {
+  it('a new member is taken out again; one that was in already stays in', async () => {
+    // visibleMetadata throws for one member: the list of who is there cannot be built.
+    const visibleMetadata = (metadata: unknown) => {
+      if ((metadata as { poison?: boolean }).poison) throw new Error('cannot show this member');
+      return metadata;
+    };
+    const t = await startApp({ memory, mesh: { keyPrefix: uniquePrefix(), visibleMetadata } });
+    try {
+      t.mesh.exposeRoom('crowd');
+      const poisoned = await RawClient.connect(t.url);
+      await t.app.get(ConnectionManager).setMetadata(poisoned.connectionId!, { poison: true });
+      await t.mesh.addToRoom('crowd', poisoned.connectionId!);
+      const newcomer = await RawClient.connect(t.url);
+      expect(await newcomer.command('mesh/join-room', { roomName: 'crowd' })).toMatchObject({ code: 'ESERVER' });
+      expect(await t.mesh.isInRoom('crowd', newcomer.connectionId!)).toBe(false);
+      const member = await RawClient.connect(t.url);
+      await t.mesh.addToRoom('crowd', member.connectionId!);
+      expect(await member.command('mesh/join-room', { roomName: 'crowd' })).toMatchObject({ code: 'ESERVER' });
+      expect(await t.mesh.isInRoom('crowd', member.connectionId!)).toBe(true);
+      await Promise.all([poisoned, newcomer, member].map((c) => c.close()));
     } finally {
       await t.close();
     }
