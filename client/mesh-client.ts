@@ -266,15 +266,18 @@ export class MeshClient<TCommands extends CommandMap = any> {
       ...[...this.rooms].map((roomName) => ({ kind: 'room' as const, name: roomName, command: this.names.joinRoom, payload: { roomName } })),
       ...this.channels.entries().map((entry) => ({ kind: 'channel' as const, name: entry.channel, command: this.names.subscribeChannel, payload: entry })),
     ];
+    // As in `restoreSubscriptions`: only a refusal drops a room or channel; an error reply, a
+    // timeout or a lost socket is reported and the client keeps it.
     for (const renewal of renewals) {
       const reply = this.sendSync(renewal.command, renewal.payload, timeoutMs);
-      if (reply.kind === 'reply' && (reply.frame.payload as { success?: unknown } | undefined)?.success === true) continue;
-      if (reply.kind === 'reply') {
+      if (reply.kind !== 'reply') {
+        this.events.emit('error', reply.kind === 'timeout' ? new MeshTimeoutError(renewal.command, timeoutMs) : new MeshConnectionLostError(renewal.command));
+      } else if (isErrorPayload(reply.frame.payload)) {
+        this.events.emit('error', new MeshCommandError(renewal.command, reply.frame.payload));
+      } else if ((reply.frame.payload as { success?: unknown } | undefined)?.success !== true) {
         if (renewal.kind === 'room') this.rooms.delete(renewal.name);
         else this.channels.remove(renewal.name);
         this.events.emit('error', new MeshResubscribeError(renewal.kind, renewal.name));
-      } else {
-        this.events.emit('error', reply.kind === 'timeout' ? new MeshTimeoutError(renewal.command, timeoutMs) : new MeshConnectionLostError(renewal.command));
       }
     }
   }

@@ -7,6 +7,7 @@ import {
   MeshClientStatus,
   MeshCommandError,
   MeshConnectionLostError,
+  MeshResubscribeError,
   MeshTimeoutError,
   MeshUnsupportedError,
 } from '../../client';
@@ -58,6 +59,19 @@ describe('MeshClient.commandSync', () => {
     await expect(client.command('conn-id')).resolves.toBe(id);
     expect(client.commandSync('echo', 'again')).toBe('again');
     expect(client.connectionId).toBe(id);
+  });
+
+  it('renewing rooms in the worker: a refusal drops the room (MeshResubscribeError), an error reply is reported and the room kept', async () => {
+    client = new MeshClient(server.url, { reconnectInterval: 20 });
+    await client.connect();
+    await client.joinRoom('flaky');
+    await client.joinRoom('revoked');
+    const errors: Error[] = [];
+    client.on('error', (e) => errors.push(e.detail as Error));
+    client.commandSync('echo', 'move');
+    expect(errors).toHaveLength(2);
+    expect(errors.find((e) => e instanceof MeshCommandError)).toMatchObject({ code: 'EBUSY' });
+    expect(errors.find((e) => e instanceof MeshResubscribeError)?.message).toMatch(/revoked/);
   });
 
   it('refuses with MeshUnsupportedError when the socket comes from the WebSocket option', async () => {
