@@ -122,7 +122,10 @@ export class ChatController implements OnModuleInit {
     if (typeof message !== 'string' || message.length === 0 || message.length > MAX_MESSAGE_LENGTH) {
       throw new MeshValidationError('Invalid message', [`message must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`]);
     }
-    if (!(await this.mesh.canAccessChannel(connection, channel))) throw new MeshForbiddenError(`Publishing to ${JSON.stringify(String(channel).slice(0, 100))} is not allowed`);
+    if (!(await this.mesh.canAccessChannel(connection, channel))) {
+      const shown = typeof channel === 'string' ? JSON.stringify(channel.slice(0, 100)) : `a channel given as ${channel === null ? 'null' : typeof channel}`;
+      throw new MeshForbiddenError(`Publishing to ${shown} is not allowed`);
+    }
     const from = (await this.userIdOf(connection))!;
     await this.mesh.publish(channel as string, JSON.stringify({ from, text: message }), { history: CHANNEL_HISTORY });
     return { success: true };
