@@ -34,10 +34,11 @@ function webSocketClass() {
   }
 }
 
-function commandOf(text) {
+/** A field of a frame's JSON (undefined when the text is not a JSON object). */
+function fieldOf(text, key) {
   try {
     const frame = JSON.parse(text);
-    return frame !== null && typeof frame === 'object' ? frame.command : undefined;
+    return frame !== null && typeof frame === 'object' ? frame[key] : undefined;
   } catch {
     return undefined;
   }
@@ -48,15 +49,6 @@ function replySync(message) {
   syncPort.postMessage(message);
   Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
-}
-
-function frameId(text) {
-  try {
-    const frame = JSON.parse(text);
-    return frame !== null && typeof frame === 'object' ? frame.id : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function open(sid, url, protocols, headers, sync) {
@@ -85,7 +77,7 @@ function open(sid, url, protocols, headers, sync) {
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== 'string') return;
-    const waited = syncWait !== null && syncWait.sid === sid && (syncWait.awaitCommand ? commandOf(event.data) === syncWait.awaitCommand : frameId(event.data) === syncWait.id);
+    const waited = syncWait !== null && syncWait.sid === sid && (syncWait.awaitCommand ? fieldOf(event.data, 'command') === syncWait.awaitCommand : fieldOf(event.data, 'id') === syncWait.id);
     if (waited) {
       replySync({ kind: 'reply', id: syncWait.id, data: event.data });
     } else {
