@@ -1,10 +1,35 @@
-/** Integration tests: real Redis (a private redis-server started in globalSetup), real Nest apps, real sockets. */
-module.exports = {
+/**
+ * Integration tests: real Redis, real Nest apps, real sockets. Two projects: every suite on a
+ * private standalone redis-server, and the suites that exercise shared state (store
+ * conformance, multi-node, compatibility) again on a private 3-master Redis Cluster.
+ */
+const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
+module.exports = {
   testTimeout: 20000,
+  projects: [
+    {
+      ...common,
+      displayName: 'standalone',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['/test/cluster-only/'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/state/**/*.test.ts', '<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/compat/**/*.test.ts', '<rootDir>/test/cluster-only/**/*.test.ts'],
+      // The outage suite runs its own standalone redis-server to kill it; on the cluster, the
+      // failover suite (test/cluster-only) kills a shard instead.
+      testPathIgnorePatterns: ['/test/cluster/redis-outage\\.test\\.ts$'],
+      setupFiles: ['<rootDir>/test/support/topology-cluster.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-cluster.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown-cluster.ts',
+    },
+  ],
 };

@@ -41,6 +41,7 @@ export type { MeshClientRegistryBackend } from './registry/mesh-client-registry-
 export { MeshClientRegistry } from './registry/mesh-client-registry';
 export { MeshClientRedisRegistry } from './registry/mesh-client-redis-registry';
 export { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
+export { parseClusterNodes, type MeshRedisOption, type MeshRedisClusterOption } from './state/redis/redis-option';
 
 // Connect-time authentication
 export { MeshSessionTokens, sessionTokenOf, type MeshSessionTokensOptions, type MeshSessionClaims } from './auth/session-tokens';

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { MeshModule, type MeshModuleOptions } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { ChatController } from './chat.controller';
-import type { SampleConfig } from './config';
+import { redisOptionOf, type SampleConfig } from './config';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
 import { SessionModule } from './session.module';
@@ -25,7 +25,7 @@ export class AppModule {
           inject: [Sessions],
           useFactory: (s: Sessions): MeshModuleOptions => ({
             path: '/mesh',
-            redis: config.redisUrl,
+            redis: redisOptionOf(config),
             prefix: config.prefix,
             keyPrefix: config.keyPrefix,
             pingInterval: config.pingInterval,

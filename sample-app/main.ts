@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
-import { configFromEnv } from './config';
+import { configFromEnv, describeState } from './config';
 
 async function bootstrap(): Promise<void> {
   const config = configFromEnv();
@@ -10,8 +10,7 @@ async function bootstrap(): Promise<void> {
   // SIGTERM/SIGINT: drain commands in flight, close sockets with 1001, clean this node out of Redis.
   app.enableShutdownHooks();
   await app.listen(config.port);
-  const mode = config.redisUrl ? `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : 'one process, in-memory state (set REDIS_URL for many nodes)';
-  new Logger('Sample').log(`Mesh endpoint ws://localhost:${config.port}/mesh (prefix "${config.prefix}", ${mode})`);
+  new Logger('Sample').log(`Mesh endpoint ws://localhost:${config.port}/mesh (prefix "${config.prefix}", ${describeState(config)})`);
 }
 
 void bootstrap();

@@ -1,6 +1,11 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { SampleConfig } from './config';
+
+function connect(config: SampleConfig): Redis | Cluster | undefined {
+  if (config.redisClusterNodes) return new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 3 } });
+  return config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 }) : undefined;
+}
 
 /**
  * The key that signs session tokens: `MESH_SESSION_SECRET` when set (do set it in production).
@@ -11,8 +16,8 @@ import type { SampleConfig } from './config';
 export async function resolveSessionSecret(config: SampleConfig): Promise<string> {
   if (config.sessionSecret) return config.sessionSecret;
   const generated = randomBytes(32).toString('base64url');
-  if (!config.redisUrl) return generated;
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = connect(config);
+  if (!redis) return generated;
   redis.on('error', () => undefined);
   try {
     await redis.connect();

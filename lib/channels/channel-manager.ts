@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Connection } from '../connection/connection';
 import { ExposureList, type ExposureGuard } from '../common/exposure-list';
+import { SubscriptionSync } from '../common/subscription-sync';
 import { TwoWayIndex } from '../common/two-way-index';
 import { toWire } from '../transport/prepared-frame';
 import { tooLargeToReply } from '../transport/reply-encoder';
@@ -26,8 +27,7 @@ export class ChannelManager {
   readonly exposures = new ExposureList('Channel');
   /** channel ↔ this node's subscribed connections */
   private readonly subscribers = new TwoWayIndex<string, Connection>();
-  private readonly brokerSubscribed = new Set<string>();
-  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly brokerSubscriptions: SubscriptionSync;
   private readonly messageCommand: string;
 
   constructor(
@@ -36,6 +36,8 @@ export class ChannelManager {
     @Inject(MESH_COMMAND_NAMES) names: BuiltinCommandNames,
   ) {
     this.messageCommand = names.subscriptionMessage;
+    const target = { subscribe: (channel: string) => broker.subscribeChannel(channel), unsubscribe: (channel: string) => broker.unsubscribeChannel(channel) };
+    this.brokerSubscriptions = new SubscriptionSync(target, (channel) => this.subscribers.rightsOf(channel) !== undefined, this.logger, 'channel');
   }
 
   expose(pattern: string | RegExp, guard?: ExposureGuard): void {
@@ -115,24 +117,8 @@ export class ChannelManager {
     await this.broker.publishChannel(channel, text, history, historyTtl);
   }
 
-  /** Brings the node's broker subscription in line with its local subscribers, one change at a time per channel. */
+  /** Brings the node's broker subscription in line with its local subscribers. */
   private sync(channel: string): Promise<void> {
-    const previous = this.syncing.get(channel) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      const wanted = this.subscribers.rightsOf(channel) !== undefined;
-      if (wanted && !this.brokerSubscribed.has(channel)) {
-        await this.broker.subscribeChannel(channel);
-        this.brokerSubscribed.add(channel);
-      } else if (!wanted && this.brokerSubscribed.has(channel)) {
-        this.brokerSubscribed.delete(channel);
-        await this.broker.unsubscribeChannel(channel);
-      }
-    });
-    const settled = next.catch((error: Error) => this.logger.warn(`Subscription change for "${channel}" failed: ${error.message}`));
-    this.syncing.set(channel, settled);
-    void settled.then(() => {
-      if (this.syncing.get(channel) === settled) this.syncing.delete(channel);
-    });
-    return next;
+    return this.brokerSubscriptions.sync(channel);
   }
 }

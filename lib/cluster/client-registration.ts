@@ -36,6 +36,8 @@ export class ClientRegistration<TMeta = unknown> {
   private readonly byClientId = new Map<string, Connection>();
   /** The ownership epoch of each local connection's registration. */
   private readonly epochs = new WeakMap<Connection, number>();
+  /** What a registration found, kept until the connection is announced. */
+  private readonly superseded = new WeakMap<Connection, string | null>();
   /** Registrations in flight, by client id (settled when done, whatever the outcome). */
   private readonly registering = new Map<string, Promise<void>>();
   private readonly connectedListeners: ClientConnectedListener[] = [];
@@ -48,7 +50,8 @@ export class ClientRegistration<TMeta = unknown> {
     private readonly bus: NodeBus,
     events: ConnectionEvents,
   ) {
-    events.onConnect((connection, authentication) => this.attach(connection, authentication));
+    events.onRegister((connection, authentication) => this.attach(connection, authentication));
+    events.onConnect((connection) => this.announce(connection));
     events.onDisconnect((connection) => this.detach(connection));
     bus.registerHandler(KICK, (d: { clientId: string; epoch: number }) => this.kick(d.clientId, d.epoch));
   }
@@ -106,6 +109,15 @@ export class ClientRegistration<TMeta = unknown> {
         this.logger.debug(`Kick of client ${clientId} on node ${supersededNodeId} not delivered: ${error.message}`);
       });
     }
+    this.superseded.set(connection, supersededNodeId);
+  }
+
+  /** `onClientConnected` listeners run once the connection is in the shared state too (they may join it to rooms). */
+  private async announce(connection: Connection): Promise<void> {
+    const clientId = connection.clientId;
+    if (!clientId) return;
+    const supersededNodeId = this.superseded.get(connection) ?? null;
+    this.superseded.delete(connection);
     for (const listener of this.connectedListeners) await this.safely(() => listener({ clientId, connection, supersededNodeId }));
   }
 

@@ -13,10 +13,6 @@ export const NodeMessageKind = {
   CLOSE: 'close',
   /** Send a frame to the local members of a room, except the listed connections. */
   ROOM: 'room',
-  /** The listed connections joined a room (keep the local room index in step). */
-  JOINED: 'joined',
-  /** The listed connections left a room. */
-  LEFT: 'left',
   /** A room was emptied. */
   ROOM_CLEARED: 'room-cleared',
   /** A node-bus request (`NodeBus.request`); the body is JSON. */
@@ -35,8 +31,6 @@ export type NodeMessage =
   | { kind: typeof NodeMessageKind.BROADCAST; origin: string; exclude: string[]; frame: string }
   | { kind: typeof NodeMessageKind.CLOSE; origin: string; ids: string[]; code: number }
   | { kind: typeof NodeMessageKind.ROOM; origin: string; room: string; exclude: string[]; frame: string }
-  | { kind: typeof NodeMessageKind.JOINED; origin: string; room: string; ids: string[] }
-  | { kind: typeof NodeMessageKind.LEFT; origin: string; room: string; ids: string[] }
   | { kind: typeof NodeMessageKind.ROOM_CLEARED; origin: string; room: string }
   | { kind: typeof NodeMessageKind.REQUEST; origin: string; requestId: string; body: string }
   | { kind: typeof NodeMessageKind.REPLY; origin: string; requestId: string; body: string }
@@ -63,9 +57,6 @@ export function encodeNodeMessage(message: NodeMessage): string {
       return `${head}${message.ids.join(',')}\n${message.code}`;
     case NodeMessageKind.ROOM:
       return `${head}${message.exclude.join(',')}\n${message.room.length}:${message.room}${message.frame}`;
-    case NodeMessageKind.JOINED:
-    case NodeMessageKind.LEFT:
-      return `${head}${message.ids.join(',')}\n${message.room}`;
     case NodeMessageKind.ROOM_CLEARED:
       return `${head}\n${message.room}`;
     case NodeMessageKind.REQUEST:
@@ -114,9 +105,6 @@ export function decodeNodeMessage(text: string): NodeMessage | NodeMessageProble
       if (colon < 1 || !Number.isInteger(length) || length < 1 || colon + 1 + length > body.length) return { problem: 'a malformed room body' };
       return { kind, origin, exclude: ids, room: body.slice(colon + 1, colon + 1 + length), frame: body.slice(colon + 1 + length) };
     }
-    case NodeMessageKind.JOINED:
-    case NodeMessageKind.LEFT:
-      return ids.length > 0 && body.length > 0 ? { kind, origin, ids, room: body } : { problem: `${kind} without a connection or a room` };
     case NodeMessageKind.ROOM_CLEARED:
       return body.length > 0 ? { kind, origin, room: body } : { problem: 'room-cleared without a room' };
     case NodeMessageKind.REQUEST:

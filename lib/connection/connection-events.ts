@@ -6,15 +6,23 @@ export type ConnectionListener = (connection: Connection) => void | Promise<void
 export type ConnectListener = (connection: Connection, authentication: Record<string, unknown> | undefined) => void | Promise<void>;
 
 /**
- * Hooks the transport runs for every connection: after it is registered (before the client gets
- * its id) and after its socket closed (before its shared state is removed).
+ * Hooks the transport runs for every connection: `register` at the same time as the connection
+ * is written to the shared state (writes of their own, so a connect costs one round trip to
+ * Redis, not one per writer), `connect` once both are done (before the client gets its id), and
+ * `disconnect` after its socket closed, or after its registration failed (before its shared
+ * state is removed). Listeners of each kind run one after the other, in the order added.
  */
 @Injectable()
 export class ConnectionEvents {
-  private readonly connected: ConnectListener[] = [];
+  private readonly registering: ConnectListener[] = [];
+  private readonly connected: ConnectionListener[] = [];
   private readonly disconnected: ConnectionListener[] = [];
 
-  onConnect(listener: ConnectListener): void {
+  onRegister(listener: ConnectListener): void {
+    this.registering.push(listener);
+  }
+
+  onConnect(listener: ConnectionListener): void {
     this.connected.push(listener);
   }
 
@@ -22,8 +30,12 @@ export class ConnectionEvents {
     this.disconnected.push(listener);
   }
 
-  async emitConnect(connection: Connection, authentication?: Record<string, unknown>): Promise<void> {
-    for (const listener of this.connected) await listener(connection, authentication);
+  async emitRegister(connection: Connection, authentication?: Record<string, unknown>): Promise<void> {
+    for (const listener of this.registering) await listener(connection, authentication);
+  }
+
+  async emitConnect(connection: Connection): Promise<void> {
+    for (const listener of this.connected) await listener(connection);
   }
 
   async emitDisconnect(connection: Connection): Promise<void> {

@@ -2,8 +2,9 @@ import { TwoWayIndex } from '../common/two-way-index';
 
 /**
  * Which of this node's own connections are in which room. Rooms live in the store (the source of
- * truth); this index lets a room broadcast be published once to every node, each node sending to
- * its own members, instead of looking the members up in Redis for every message. It is kept in
+ * truth); this index lets a room broadcast be published once to the nodes with members (each
+ * listens to the room's channel while it has some), each sending to its own members, instead of
+ * looking the members up in Redis for every message. It is kept in
  * step by the membership changes this node makes and by the ones other nodes send it, and read
  * again from the store when those messages may have been lost (see `reconcile`).
  */
@@ -27,9 +28,10 @@ export class LocalRoomIndex {
     this.rooms.deleteLeft(room);
   }
 
-  removeConnection(connectionId: string): void {
+  /** Forgets a connection; returns the rooms it was in. */
+  removeConnection(connectionId: string): string[] {
     this.touched?.connections.add(connectionId);
-    this.rooms.deleteRight(connectionId);
+    return this.rooms.deleteRight(connectionId);
   }
 
   membersOf(room: string): ReadonlySet<string> | undefined {
@@ -41,7 +43,7 @@ export class LocalRoomIndex {
    * store has them. A change made through this index while the read is in flight is newer than
    * the read and is kept. Returns how many memberships were added and removed.
    */
-  async reconcile(connectionIds: string[], read: (ids: string[]) => Promise<string[][]>): Promise<{ added: number; removed: number }> {
+  async reconcile(connectionIds: string[], read: (ids: string[]) => Promise<string[][]>): Promise<{ added: number; removed: number; changed: Set<string> }> {
     const touched = (this.touched = { pairs: new Set<string>(), rooms: new Set<string>(), connections: new Set<string>() });
     let rooms: string[][];
     try {
@@ -51,6 +53,7 @@ export class LocalRoomIndex {
     }
     let added = 0;
     let removed = 0;
+    const changed = new Set<string>();
     const fresh = (room: string, id: string) => !touched.pairs.has(pair(room, id)) && !touched.rooms.has(room);
     connectionIds.forEach((id, i) => {
       if (touched.connections.has(id)) return;
@@ -59,17 +62,19 @@ export class LocalRoomIndex {
       for (const room of stored) {
         if (!this.rooms.has(room, id) && fresh(room, id)) {
           this.join(room, id);
+          changed.add(room);
           added++;
         }
       }
       for (const room of indexed) {
         if (!stored.has(room) && fresh(room, id)) {
           this.leave(room, id);
+          changed.add(room);
           removed++;
         }
       }
     });
-    return { added, removed };
+    return { added, removed, changed };
   }
 }
 

@@ -5,26 +5,54 @@ import { MESH_BROKER, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.c
 import type { SharedState } from '../state/shared-state/shared-state';
 import type { MeshBroker } from '../state/broker/mesh-broker';
 import type { MembershipStore } from '../state/membership/membership-store';
+import { SubscriptionSync } from '../common/subscription-sync';
 import { LocalRoomIndex } from './local-room-index';
 import { encodeNodeMessage, NodeMessageKind } from '../cluster/node-message';
 import { NodeMessageDispatcher } from '../cluster/node-message-dispatcher';
+import { NodeBus } from '../cluster/node-bus';
+import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
+import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+
+/** Node-bus request: a connection of the receiving node joined or left a room. */
+const MEMBERSHIP_CHANGED = 'mesh:membership';
+
+interface MembershipChange {
+  change: 'joined' | 'left';
+  room: string;
+  connectionId: string;
+}
+
+/** A join of a local connection in progress (see `MessageRouter.joining`). */
+export interface LocalJoin {
+  /** The join's store write finished (whether it succeeded or not). */
+  done(): void;
+}
 
 /**
  * Delivers encoded frames to connections wherever they are: directly to sockets on this node,
- * and with one publish per other node that holds recipients.
+ * with one publish per other node that holds recipients, and for rooms with one publish on the
+ * room's channel, which only the nodes with members of the room listen to (interest-based
+ * routing: a node with no member of a room never hears of its traffic).
  */
 @Injectable()
 export class MessageRouter {
   private readonly logger = new Logger('MeshDelivery');
   private readonly localRooms = new LocalRoomIndex();
+  /** Local joins in flight per room: the room is listened to from their start. */
+  private readonly joinsInFlight = new Map<string, number>();
+  private readonly roomSubscriptions: SubscriptionSync;
 
   constructor(
     @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
     @Inject(MESH_BROKER) private readonly broker: MeshBroker,
     @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
+    @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly local: LocalConnections,
+    private readonly bus: NodeBus,
     messages: NodeMessageDispatcher,
   ) {
+    const target = { subscribe: (room: string) => broker.listenToRoom(room), unsubscribe: (room: string) => broker.unlistenRoom(room) };
+    this.roomSubscriptions = new SubscriptionSync(target, (room) => this.localRooms.membersOf(room) !== undefined || this.joinsInFlight.has(room), this.logger, 'room');
     const self = () => this.nodes.nodeId;
     messages.on(NodeMessageKind.SEND, ({ ids, frame }) => {
       const wire = toWire(frame, ids.length);
@@ -35,13 +63,54 @@ export class MessageRouter {
       for (const id of ids) this.local.get(id)?.close(code);
     });
     messages.on(NodeMessageKind.ROOM, ({ origin, room, exclude, frame }) => origin !== self() && this.sendToLocalRoom(room, frame, exclude));
-    messages.on(NodeMessageKind.JOINED, ({ room, ids }) => {
-      for (const id of ids) if (this.local.get(id)) this.localRooms.join(room, id);
+    bus.registerHandler(MEMBERSHIP_CHANGED, (data: unknown) => {
+      const { change, room, connectionId } = (data ?? {}) as Partial<MembershipChange>;
+      if ((change !== 'joined' && change !== 'left') || typeof room !== 'string' || typeof connectionId !== 'string') throw new TypeError('A malformed membership change');
+      return this.applyMembership(change, room, connectionId);
     });
-    messages.on(NodeMessageKind.LEFT, ({ room, ids }) => {
-      for (const id of ids) this.localRooms.leave(room, id);
+    messages.on(NodeMessageKind.ROOM_CLEARED, ({ origin, room }) => {
+      if (origin === self()) return;
+      this.localRooms.clear(room);
+      void this.syncRoom(room);
     });
-    messages.on(NodeMessageKind.ROOM_CLEARED, ({ origin, room }) => origin !== self() && this.localRooms.clear(room));
+  }
+
+  /** Listens to a room's channel while this node has members of it (errors are logged by the sync). */
+  private syncRoom(room: string): Promise<void> {
+    return this.roomSubscriptions.sync(room).catch(() => undefined);
+  }
+
+  /**
+   * Call before writing a join of a connection to the store: when the connection is on this
+   * node, the room's channel is subscribed at the same time as the write (not one round trip
+   * after it), and a broadcast published after the join resolved is heard. Undefined for a
+   * connection elsewhere (its node subscribes when told of the join).
+   */
+  joining(room: string, connectionId: string): LocalJoin | undefined {
+    if (!this.local.get(connectionId)) return undefined;
+    this.joinsInFlight.set(room, (this.joinsInFlight.get(room) ?? 0) + 1);
+    void this.syncRoom(room);
+    let finished = false;
+    return {
+      done: () => {
+        if (finished) return;
+        finished = true;
+        const left = (this.joinsInFlight.get(room) ?? 1) - 1;
+        if (left > 0) this.joinsInFlight.set(room, left);
+        else this.joinsInFlight.delete(room);
+        void this.syncRoom(room);
+      },
+    };
+  }
+
+  /** Whether this node listens to a room's channel now (for diagnostics and tests). */
+  listensToRoom(room: string): boolean {
+    return this.roomSubscriptions.isSubscribed(room);
+  }
+
+  /** How many room channels this node listens to. */
+  get listenedRooms(): number {
+    return this.roomSubscriptions.size;
   }
 
   private sendToAllLocal(frame: string, exclude: readonly string[]): void {
@@ -83,12 +152,13 @@ export class MessageRouter {
   }
 
   /**
-   * Sends to every member of a room: this node's members at once, and one publish that every
-   * other node answers by sending to its own members (no member lookup per message).
+   * Sends to every member of a room: this node's members at once, and one publish on the room's
+   * channel that every other node with members answers by sending to its own (no member lookup
+   * per message, and nothing for nodes without members).
    */
   async toRoom(room: string, frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToLocalRoom(room, frame, exclude);
-    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.nodes.nodeId, room, exclude: [...exclude], frame }));
+    await this.broker.publishToRoom(room, encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.nodes.nodeId, room, exclude: [...exclude], frame }));
   }
 
   private sendToLocalRoom(room: string, frame: string, exclude: readonly string[]): void {
@@ -100,26 +170,38 @@ export class MessageRouter {
   }
 
   /**
-   * Keeps the owner node's room index in step with a membership change already written to the
-   * store. Published before the caller's next message, so a broadcast that follows finds it.
+   * Keeps the owner node's room index, and its subscription to the room's channel, in step with
+   * a membership change already written to the store. Resolves once the owner applied it.
    */
   async membershipChanged(change: 'joined' | 'left', room: string, connectionId: string, ownerNodeId: string): Promise<void> {
-    if (ownerNodeId === this.nodes.nodeId) {
-      // As for a join sent by another node: a socket that closed meanwhile is not indexed (its
-      // cleanup already ran, or will remove the stored membership).
-      if (change === 'joined') {
-        if (this.local.get(connectionId)) this.localRooms.join(room, connectionId);
-      } else this.localRooms.leave(room, connectionId);
-      return;
+    if (ownerNodeId === this.nodes.nodeId) return this.applyMembership(change, room, connectionId);
+    // The owner answers once it listens to the room (or stopped): a broadcast sent after this
+    // resolves reaches the member, and one sent after a leave does not.
+    try {
+      await this.bus.request(ownerNodeId, MEMBERSHIP_CHANGED, { change, room, connectionId } satisfies MembershipChange, this.options.nodeTtl);
+    } catch (error) {
+      // The store has the change; a node that cannot be reached is dying (its cleanup follows).
+      this.logger.warn(`Node ${ownerNodeId} did not confirm that ${connectionId} ${change} room "${room}": ${(error as Error).message}`);
     }
-    const kind = change === 'joined' ? NodeMessageKind.JOINED : NodeMessageKind.LEFT;
-    await this.broker.publishToNode(ownerNodeId, encodeNodeMessage({ kind, origin: this.nodes.nodeId, room, ids: [connectionId] }));
   }
 
-  /** A room was emptied: every node forgets its local members of it. */
+  /**
+   * The owner's side of a membership change. A socket that closed meanwhile is not indexed (its
+   * cleanup already ran, or will remove the stored membership).
+   */
+  private async applyMembership(change: 'joined' | 'left', room: string, connectionId: string): Promise<void> {
+    if (change === 'joined') {
+      if (this.local.get(connectionId)) this.localRooms.join(room, connectionId);
+    } else this.localRooms.leave(room, connectionId);
+    await this.syncRoom(room);
+  }
+
+  /** A room was emptied: every node with members of it forgets them. */
   async roomCleared(room: string): Promise<void> {
     this.localRooms.clear(room);
-    await this.broker.publishToAll(encodeNodeMessage({ kind: NodeMessageKind.ROOM_CLEARED, origin: this.nodes.nodeId, room }));
+    // Published before this node may stop listening, to the nodes that still have members.
+    await this.broker.publishToRoom(room, encodeNodeMessage({ kind: NodeMessageKind.ROOM_CLEARED, origin: this.nodes.nodeId, room }));
+    await this.syncRoom(room);
   }
 
   private resyncing?: Promise<void>;
@@ -140,8 +222,9 @@ export class MessageRouter {
         this.resyncAgain = false;
         const ids = [...this.local.values()].map((connection) => connection.id);
         try {
-          const { added, removed } = await this.localRooms.reconcile(ids, (list) => Promise.all(list.map((id) => this.store.getRooms(id))));
+          const { added, removed, changed } = await this.localRooms.reconcile(ids, (list) => Promise.all(list.map((id) => this.store.getRooms(id))));
           if (added || removed) this.logger.warn(`Room index resynchronised from the store: ${added} membership(s) added, ${removed} removed`);
+          await Promise.all([...changed].map((room) => this.syncRoom(room)));
         } catch (error) {
           this.logger.error(`Could not resynchronise the room index: ${(error as Error).message}`);
         }
@@ -160,9 +243,9 @@ export class MessageRouter {
     return [...(this.localRooms.membersOf(room) ?? [])];
   }
 
-  /** A local connection closed. */
+  /** A local connection closed: rooms it was the last local member of are no longer listened to. */
   connectionClosed(connectionId: string): void {
-    this.localRooms.removeConnection(connectionId);
+    for (const room of this.localRooms.removeConnection(connectionId)) void this.syncRoom(room);
   }
 
   /** Closes connections wherever they are. */

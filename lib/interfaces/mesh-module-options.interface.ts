@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { MeshRedisOption } from '../state/redis/redis-option';
 import type { Connection } from '../connection/connection';
 import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 
@@ -57,10 +57,13 @@ export interface MeshModuleOptions {
   /** Host to bind the standalone server to (with `port`). @default '0.0.0.0' */
   host?: string;
   /**
-   * Redis to share state through: a URL, ioredis options, or an ioredis client (which is
-   * duplicated for subscriptions and left open at shutdown). Required for more than one node.
+   * Redis to share state through. Required for more than one node. One of: a URL; ioredis
+   * options (Sentinel too: `{ sentinels: [{ host, port }], name: 'mymaster' }`); an ioredis
+   * client or `Cluster` (borrowed: duplicated for subscriptions and left open at shutdown); or
+   * Redis Cluster nodes, `{ cluster: [{ host, port }, ...], options? }`. On a cluster every
+   * internal channel and user channel is a sharded one (Redis 7+). See docs/scaling.md.
    */
-  redis?: string | RedisOptions | Redis;
+  redis?: MeshRedisOption;
   /**
    * Prefix of every Redis key and internal channel this module uses; must not be empty. Channel
    * names starting with it are internal: clients cannot subscribe to them and `publish` refuses them.

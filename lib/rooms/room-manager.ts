@@ -39,10 +39,15 @@ export class RoomManager {
    * `MeshLimitError` when it is in `maxRoomsPerConnection` rooms already.
    */
   async join(room: string, connectionId: string): Promise<boolean> {
-    const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
-    if (owner === null) return false;
-    await this.router.membershipChanged('joined', room, connectionId, owner);
-    return true;
+    const joining = this.router.joining(room, connectionId);
+    try {
+      const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
+      if (owner === null) return false;
+      await this.router.membershipChanged('joined', room, connectionId, owner);
+      return true;
+    } finally {
+      joining?.done();
+    }
   }
 
   /** Removes a connection from a room; false if it was not a member. */

@@ -23,6 +23,13 @@ import { originPolicy, type OriginCheck } from './origin-policy';
 import { RateLimiter } from './rate-limiter';
 import { encodeReply, type ReplyProblem } from './reply-encoder';
 
+/** Waits for both (so a cleanup after a failure finds every write done), then rejects with the first failure. */
+async function bothSettled(a: Promise<unknown>, b: Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled([a, b]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Frames larger than this many times `maxPayload` are not buffered: the socket is closed (1009). */
 const HARD_LIMIT_FACTOR = 4;
 
@@ -249,9 +256,10 @@ export class MeshTransport {
     const connection = new Connection(randomUUID(), ws, request, this.nodes.nodeId, this.options.maxBufferedAmount);
     this.local.add(connection);
     this.heartbeat.track(connection);
-    const registered = this.store
-      .addConnection(this.nodes.nodeId, connection.id, metadata)
-      .then(() => this.events.emitConnect(connection, metadata))
+    // The connection's own keys and the registrations of the hooks (the client registry) are
+    // independent writes: sent together, they cost one round trip to Redis.
+    const registered = bothSettled(this.store.addConnection(this.nodes.nodeId, connection.id, metadata), this.events.emitRegister(connection, metadata))
+      .then(() => this.events.emitConnect(connection))
       .then(
         () => {
           connection.send(this.assignIdCommand, connection.id);
@@ -260,7 +268,11 @@ export class MeshTransport {
         (error: Error) => {
           this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
           connection.close(1011, 'Registration failed');
-          void this.store.removeConnection(connection.id).catch(() => undefined);
+          // What did get written is removed as for a closed connection (the write that failed may have landed).
+          void this.events
+            .emitDisconnect(connection)
+            .then(() => this.store.removeConnection(connection.id))
+            .catch(() => undefined);
           return false;
         },
       );

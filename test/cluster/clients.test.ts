@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { MeshClient } from '../../client';
 import {
   ClientDisconnectedError,
@@ -16,7 +16,8 @@ import { NodeBus } from '../../lib/cluster/node-bus';
 import { decodeNodeMessage, encodeNodeMessage } from '../../lib/cluster/node-message';
 import { NodeProcess } from '../support/node-process';
 import { RawClient } from '../support/raw-client';
-import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
+import { adminRedis, listNodes, publishFromOutside, startApp, subscribeFromOutside, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 const FAST = { nodeHeartbeatInterval: 100, nodeTtl: 500 };
 const clientIdFromQuery = (connection: { id: string }, request: { url?: string }) =>
@@ -25,22 +26,33 @@ const clientIdFromQuery = (connection: { id: string }, request: { url?: string }
 /** Redis connections the tests opened, closed after each test. */
 const opened: Redis[] = [];
 const openRedis = (): Redis => {
-  const redis = new Redis(redisUrl());
+  const redis = adminRedis();
   opened.push(redis);
   return redis;
 };
+/** Outside subscribers the tests opened, closed after each test. */
+const closers: Array<() => void> = [];
 afterEach(() => {
   for (const redis of opened.splice(0)) redis.disconnect();
+  for (const close of closers.splice(0)) close();
 });
 
 describe.each([
-  ['Redis', () => new MeshClientRedisRegistry(openRedis(), uniquePrefix())],
-  ['memory', () => new MeshClientMemoryRegistry()],
+  [
+    'Redis',
+    async () => {
+      const redis = openRedis();
+      const keyPrefix = uniquePrefix();
+      await listNodes(redis, keyPrefix, ['1', '2']);
+      return new MeshClientRedisRegistry(redis, keyPrefix);
+    },
+  ],
+  ['memory', async () => new MeshClientMemoryRegistry()],
 ])('client registry backend (%s)', (_name, create) => {
   let backend: MeshClientRegistryBackend<unknown>;
 
-  beforeEach(() => {
-    backend = create();
+  beforeEach(async () => {
+    backend = await create();
   });
 
   it('register records connectedAt and metadata; a move reports the superseded node', async () => {
@@ -216,14 +228,14 @@ describe('MeshClientService across two nodes', () => {
     });
     const bus = a.app.get(NodeBus);
     // Read the request on B's channel, as anything that can subscribe there could, to learn its id.
-    const listener = openRedis();
-    await listener.subscribe(`${keyPrefix}node:${b.mesh.nodeId}`);
-    const requestSeen = new Promise<string>((resolve) =>
-      listener.on('message', (_channel: string, text: string) => {
-        const message = decodeNodeMessage(text);
-        if ('kind' in message && message.kind === 'request') resolve(message.requestId);
-      }),
-    );
+    const keys = new RedisKeyLayout(keyPrefix);
+    let seen!: (requestId: string) => void;
+    const requestSeen = new Promise<string>((resolve) => (seen = resolve));
+    const unsubscribe = await subscribeFromOutside(keys.nodeChannel(b.mesh.nodeId), (text) => {
+      const message = decodeNodeMessage(text);
+      if ('kind' in message && message.kind === 'request') seen(message.requestId);
+    });
+    closers.push(unsubscribe);
     const answer = bus.request(b.mesh.nodeId, 'slow-echo', 'from B', 3000);
     const requestId = await requestSeen;
     // A forged reply to that request id on A's channel, claiming to come from node 999 and from
@@ -231,7 +243,7 @@ describe('MeshClientService across two nodes', () => {
     const redis = openRedis();
     for (const origin of ['999', a.mesh.nodeId]) {
       const forged = encodeNodeMessage({ kind: 'reply', origin, requestId, body: JSON.stringify({ data: 'forged' }) });
-      expect(await redis.publish(`${keyPrefix}node:${a.mesh.nodeId}`, forged)).toBe(1);
+      await publishFromOutside(redis, keys.nodeChannel(a.mesh.nodeId), forged);
     }
     expect(await answer).toBe('from B');
   });
@@ -288,12 +300,13 @@ describe('orphaned clients of a dead node', () => {
 describe('cleanup interrupted by a leader crash', () => {
   it('the next leader finds the pending dead node and reports its orphans once', async () => {
     const keyPrefix = uniquePrefix();
-    const redis = new Redis(redisUrl());
+    const redis = adminRedis();
+    const keys = new RedisKeyLayout(keyPrefix);
     // The state a leader leaves when it dies after removing node 999's connections but before
     // reporting its clients: the node is pending in dead-nodes and its clients are still registered.
     const registry = new MeshClientRedisRegistry(redis, keyPrefix);
     await registry.register('left-behind', '999', { n: 1 }, 1);
-    await redis.sadd(`${keyPrefix}dead-nodes`, '999');
+    await redis.sadd(keys.deadNodes, '999');
     const reports: Array<[string, string[]]> = [];
     @Injectable()
     class OrphanWatcher {
@@ -304,11 +317,11 @@ describe('cleanup interrupted by a leader crash', () => {
     }
     const t = await startApp({ mesh: { keyPrefix, ...FAST }, providers: [OrphanWatcher] });
     try {
-      await waitFor(async () => (await redis.scard(`${keyPrefix}dead-nodes`)) === 0, 5000, 'pending cleanup finished');
+      await waitFor(async () => (await redis.scard(keys.deadNodes)) === 0, 5000, 'pending cleanup finished');
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(reports).toEqual([['999', ['left-behind']]]);
       expect(await registry.getClient('left-behind')).toBeNull();
-      expect(await redis.exists(`${keyPrefix}{registry}:orphans:999`)).toBe(0);
+      expect(await redis.exists(keys.nodeOrphans('999'))).toBe(0);
     } finally {
       await t.close();
       redis.disconnect();

@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { MeshClient, MeshConnectionLostError } from '../../client';
 import { ConnectionManager } from '../../lib';
 import { NodeProcess } from '../support/node-process';
 import { RawClient } from '../support/raw-client';
-import { redisUrl, sleep, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
+import { adminRedis, scanKeys, sleep, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 /** Short cluster timings so dead nodes are found within about a second. */
 const FAST = { nodeHeartbeatInterval: 100, nodeTtl: 500 };
@@ -16,7 +17,7 @@ describe('liveness across nodes', () => {
   const clients: MeshClient[] = [];
 
   beforeAll(() => {
-    redis = new Redis(redisUrl());
+    redis = adminRedis();
   });
 
   afterEach(async () => {
@@ -58,11 +59,13 @@ describe('liveness across nodes', () => {
     expect(await survivor.app.get(ConnectionManager).getMetadata(id)).toMatchObject({ userId: 'u1' });
 
     await doomed.stop('SIGKILL');
-    await waitFor(async () => (await redis.hget(`${keyPrefix}connections`, id)) === null, 5000, 'dead node cleanup');
+    const keys = new RedisKeyLayout(keyPrefix);
+    await waitFor(async () => (await redis.exists(keys.connection(id))) === 0, 5000, 'dead node cleanup');
     expect(await survivor.mesh.getRoomMembers('lobby')).toEqual([]);
     expect(await survivor.app.get(ConnectionManager).getMetadata(id)).toBeNull();
-    expect(await redis.zscore(`${keyPrefix}nodes`, nodeId)).toBeNull();
-    expect(await redis.exists(`${keyPrefix}node:${nodeId}:connections`, `${keyPrefix}connection:${id}:rooms`)).toBe(0);
+    expect(await redis.zscore(keys.nodes, nodeId)).toBeNull();
+    expect(await redis.exists(keys.nodeConnections(nodeId))).toBe(0);
+    expect(await redis.exists(keys.connectionRooms(id))).toBe(0);
   });
 
   it('a client whose node is killed reconnects to the restarted node, gets its channel back and the next message', async () => {
@@ -98,7 +101,8 @@ describe('liveness across nodes', () => {
     const reconnected = new Promise<void>((resolve) => c.once('reconnect', () => resolve()));
 
     paused.signal('SIGSTOP');
-    await waitFor(async () => (await redis.zscore(`${keyPrefix}nodes`, before.nodeId)) === null, 5000, 'the leader declaring the node dead');
+    const keys = new RedisKeyLayout(keyPrefix);
+    await waitFor(async () => (await redis.zscore(keys.nodes, before.nodeId)) === null, 5000, 'the leader declaring the node dead');
     paused.signal('SIGCONT');
     await reconnected;
 
@@ -106,8 +110,8 @@ describe('liveness across nodes', () => {
     expect(after.nodeId).not.toBe(before.nodeId);
     expect(Number(after.nodeId)).toBeGreaterThan(Number(before.nodeId));
     expect(after.connectionId).not.toBe(before.connectionId);
-    expect(await redis.hget(`${keyPrefix}connections`, after.connectionId)).toBe(after.nodeId);
-    expect(await redis.hget(`${keyPrefix}connections`, before.connectionId)).toBeNull();
+    expect(await redis.hget(keys.connection(after.connectionId), 'node')).toBe(after.nodeId);
+    expect(await redis.exists(keys.connection(before.connectionId))).toBe(0);
   });
 
   it('a client that stops answering pings is closed and its state is gone as seen from the other node', async () => {
@@ -158,9 +162,9 @@ describe('liveness across nodes', () => {
     expect((await late).payload).toMatchObject({ code: 'ESERVER', name: 'ShutdownError' });
     await closing;
     expect(await closeCode).toBe(1001);
-    const keys = await redis.keys(`${keyPrefix}*`);
-    expect(keys.filter((k) => k.includes(`node:${nodeId}`) || k.includes(raw.connectionId!) || k.endsWith(':room:lobby'))).toEqual([]);
-    expect(await redis.hlen(`${keyPrefix}connections`)).toBe(0);
-    expect(await redis.zscore(`${keyPrefix}nodes`, nodeId)).toBeNull();
+    const layout = new RedisKeyLayout(keyPrefix);
+    const keys = await scanKeys(redis, `${keyPrefix}*`);
+    expect(keys.filter((k) => k.includes(`{n:${nodeId}}`) || k.includes(raw.connectionId!) || k === layout.roomMembers('lobby'))).toEqual([]);
+    expect(await redis.zscore(layout.nodes, nodeId)).toBeNull();
   });
 });

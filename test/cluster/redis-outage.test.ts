@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { MeshClient } from '../../client';
 import { MeshClientService } from '../../lib';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
 import { RedisServer } from '../support/redis-server';
 import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
@@ -130,12 +131,13 @@ describe('Redis outages', () => {
     const firstConnection = c.connectionId;
     // What a Redis that lost its data leaves once another process drew this id: the token is not
     // ours. The counter is set so that A's rejoin draws the very same id again.
-    await admin.hset(`${keyPrefix}node-instances`, id, 'another-process');
-    await admin.set(`${keyPrefix}node-seq`, String(Number(id) - 1));
+    const keys = new RedisKeyLayout(keyPrefix);
+    await admin.hset(keys.nodeInstances, id, 'another-process');
+    await admin.set(keys.nodeSequence, String(Number(id) - 1));
     expect(await waitFor(() => closeCode, 3000, 'node A closing its sockets')).toBe(1012);
     await waitFor(() => c.status === 'online' && c.connectionId !== firstConnection, 5000, 'the client reconnected');
     expect(a.mesh.nodeId).toBe(id);
-    expect(await admin.hget(`${keyPrefix}node-instances`, id)).not.toBe('another-process');
+    expect(await admin.hget(keys.nodeInstances, id)).not.toBe('another-process');
     await waitFor(async () => (await b.app.get(MeshClientService).getClient('on-a'))?.nodeId === id, 3000, 'on-a registered again');
     // Node B reaches it through A's channel: an invoke and a direct push.
     expect(await b.app.get(MeshClientService).invoke('on-a', 'notify', 'hello')).toEqual({ received: 'hello' });

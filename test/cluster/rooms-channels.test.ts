@@ -1,7 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConnectionManager } from '../../lib';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
+import { NodeMessageDispatcher } from '../../lib/cluster/node-message-dispatcher';
+import { MessageRouter } from '../../lib/delivery/message-router';
 import { RawClient } from '../support/raw-client';
-import { redisUrl, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { adminRedis, channelSubscribers, publishFromOutside, scanKeys, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 /** Two real nodes on one Redis, raw clients on each, frames counted on the wire. */
 describe('rooms, broadcasts, metadata and channels across two nodes', () => {
@@ -14,7 +17,7 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
 
   beforeAll(async () => {
     keyPrefix = uniquePrefix();
-    redis = new Redis(redisUrl());
+    redis = adminRedis();
     a = await startApp({ mesh: { keyPrefix } });
     b = await startApp({ mesh: { keyPrefix } });
     for (const node of [a, b]) {
@@ -129,7 +132,7 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     expect(await a.mesh.removeFromRoom('shared', remote)).toBe(true);
     expect(await b.mesh.getRoomMembers('shared')).toEqual([]);
     expect(await onNodeA.setMetadata('no-such-connection', { x: 1 })).toBe(false);
-    expect(await redis.hexists(`${keyPrefix}connection-meta`, 'no-such-connection')).toBe(0);
+    expect(await redis.exists(new RedisKeyLayout(keyPrefix).connection('no-such-connection'))).toBe(0);
   });
 
   it('merged metadata never pollutes prototypes, and dangerous keys are dropped at any depth', async () => {
@@ -157,16 +160,12 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     const [b1] = onB;
     expect(await a1.command('mesh/subscribe-channel', { channel: 'chat:room1' })).toEqual({ success: true, history: [] });
     expect(await b1.command('mesh/subscribe-channel', { channel: 'chat:room1' })).toEqual({ success: true, history: [] });
-    const publisher = new Redis(redisUrl());
-    await publisher.publish('chat:room1', 'hi from redis-cli');
-    publisher.disconnect();
+    await publishFromOutside(redis, 'chat:room1', 'hi from redis-cli');
     for (const c of [a1, b1]) {
       expect((await c.waitFor((f) => f.command === 'mesh/subscription-message')).payload).toEqual({ channel: 'chat:room1', message: 'hi from redis-cli' });
     }
     // A second message on the same channel: once it is in, the first was not delivered twice.
-    const again = new Redis(redisUrl());
-    await again.publish('chat:room1', 'second');
-    again.disconnect();
+    await publishFromOutside(redis, 'chat:room1', 'second');
     for (const c of [a1, b1]) await c.waitFor((f) => f.command === 'mesh/subscription-message' && (f.payload as { message: string }).message === 'second');
     expect([a1, b1].map((c) => count(c, 'mesh/subscription-message'))).toEqual([2, 2]);
   });
@@ -179,12 +178,12 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
       history: ['{"obj":true}', 'msg5', 'msg4'],
     });
     expect(await onB[0].command('mesh/get-channel-history', { channel: 'chat:history', limit: 1 })).toEqual({ success: true, history: ['{"obj":true}'] });
-    expect(await redis.llen(`${keyPrefix}history:chat:history`)).toBe(3);
+    expect(await redis.llen(new RedisKeyLayout(keyPrefix).history('chat:history'))).toBe(3);
   });
 
   it('a node listens to a Redis channel only while it has a local subscriber', async () => {
     const channel = 'chat:lifecycle';
-    const subscribers = async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1];
+    const subscribers = () => channelSubscribers(redis, channel);
     expect(await subscribers()).toBe(0);
     await onA[0].command('mesh/subscribe-channel', { channel });
     await onA[1].command('mesh/subscribe-channel', { channel });
@@ -235,6 +234,36 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     expect(await onA[0].command('mesh/get-my-connection-metadata')).toEqual({ metadata: null });
   });
 
+  it('a node listens to a room only while it has a member of it: a node without members hears nothing of its traffic', async () => {
+    const room = 'interest';
+    const channel = new RedisKeyLayout(keyPrefix).roomChannel(room);
+    const listeners = () => channelSubscribers(redis, channel);
+    const routerOf = (node: TestApp) => node.app.get(MessageRouter);
+    const heardOnB = jest.spyOn(b.app.get(NodeMessageDispatcher), 'handle');
+    try {
+      expect(await listeners()).toBe(0);
+      await a.mesh.addToRoom(room, onA[0].connectionId!);
+      expect([routerOf(a).listensToRoom(room), routerOf(b).listensToRoom(room), await listeners()]).toEqual([true, false, 1]);
+      for (let i = 0; i < 20; i++) await a.mesh.broadcastRoom(room, 'busy', { i });
+      await onA[0].waitFor((f) => f.command === 'busy' && (f.payload as { i: number }).i === 19);
+      await settled();
+      // Node B received the markers' broadcasts and nothing of the room's 20 messages.
+      expect(heardOnB.mock.calls.filter(([text]) => String(text).includes('busy'))).toEqual([]);
+      // A member on B, joined from A: B listens before addToRoom resolves, so the next broadcast reaches it.
+      await a.mesh.addToRoom(room, onB[0].connectionId!);
+      expect([routerOf(b).listensToRoom(room), await listeners()]).toEqual([true, 2]);
+      await a.mesh.broadcastRoom(room, 'both');
+      await Promise.all([onA[0], onB[0]].map((c) => c.waitFor((f) => f.command === 'both')));
+      // The last local member leaving (or closing) stops the node listening.
+      expect(await a.mesh.removeFromRoom(room, onB[0].connectionId!)).toBe(true);
+      expect([routerOf(b).listensToRoom(room), await listeners()]).toEqual([false, 1]);
+      await onA[0].close();
+      await waitFor(async () => !routerOf(a).listensToRoom(room) && (await listeners()) === 0, 3000, 'node A to stop listening');
+    } finally {
+      heardOnB.mockRestore();
+    }
+  });
+
   it("after a client closes, no key or field of that connection is left in Redis", async () => {
     const c = onB[0];
     const id = c.connectionId!;
@@ -242,8 +271,8 @@ describe('rooms, broadcasts, metadata and channels across two nodes', () => {
     await a.app.get(ConnectionManager).setMetadata(id, { x: 1 });
     await c.command('mesh/subscribe-channel', { channel: 'chat:gone' });
     await c.close();
-    await waitFor(async () => (await redis.hexists(`${keyPrefix}connections`, id)) === 0, 3000, 'cleanup');
-    const keys = await redis.keys(`${keyPrefix}*`);
+    await waitFor(async () => (await redis.exists(new RedisKeyLayout(keyPrefix).connection(id))) === 0, 3000, 'cleanup');
+    const keys = await scanKeys(redis, `${keyPrefix}*`);
     expect(keys.filter((k) => k.includes(id))).toEqual([]);
     for (const key of keys) {
       const type = await redis.type(key);

@@ -200,7 +200,7 @@ describe.each([
       await waitFor(() => received.includes(JSON.stringify({ from: 'ada', text: 'live' })), 3000, 'live message');
       expect(await client.unsubscribe(channel)).toBe(true);
       // Nowhere else: not internal channels, not unexposed names, not premium channels for a non-premium user.
-      for (const target of ['mesh:broadcast', `${'mesh:'}node:1`, 'elsewhere', 'private:chat:vip', 42, { toString: 1 }, null]) {
+      for (const target of ['mesh:{cluster}:broadcast', 'mesh:{n:1}:inbox', 'mesh:{r:lobby}:messages', 'elsewhere', 'private:chat:vip', 42, { toString: 1 }, null]) {
         expect(await ada.command('publish', { channel: target, message: 'x' })).toMatchObject({ code: 'EFORBIDDEN' });
       }
       expect(await ada.command('publish', { channel, message: 'x'.repeat(5000) })).toMatchObject({ code: 'EINVALID' });

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
 import { MeshClient, MeshConnectionError } from '../../client';
 import { MeshForbiddenError, MeshSessionTokens, sessionTokenOf, type MeshModuleOptions } from '../../lib';
 import { resolveMeshOptions } from '../../lib/mesh-options';
@@ -118,7 +119,8 @@ describe('internal channels cannot be reached from user channel names', () => {
 
   it('publish refuses names under the key prefix with MeshForbiddenError; nothing reaches the node channels', async () => {
     const victim = await RawClient.connect(t.url);
-    for (const channel of [`${keyPrefix}broadcast`, `${keyPrefix}node:${t.mesh.nodeId}`, keyPrefix]) {
+    const keys = new RedisKeyLayout(keyPrefix);
+    for (const channel of [keys.broadcastChannel, keys.nodeChannel(t.mesh.nodeId), keys.roomChannel('lobby'), keyPrefix]) {
       await expect(t.mesh.publish(channel, `x\n${t.mesh.nodeId}\n${victim.connectionId}\n4001`)).rejects.toThrow(MeshForbiddenError);
     }
     expect(await victim.command('mesh/noop')).toBe(true);
@@ -127,8 +129,9 @@ describe('internal channels cannot be reached from user channel names', () => {
 
   it('even with a pattern that exposes everything, clients cannot subscribe to (or unsubscribe the node from) its own channels', async () => {
     const c = await RawClient.connect(t.url);
-    expect(await c.command('mesh/subscribe-channel', { channel: `${keyPrefix}broadcast` })).toEqual({ success: false, history: [] });
-    expect(await c.command('mesh/unsubscribe-channel', { channel: `${keyPrefix}broadcast` })).toBe(false);
+    const { broadcastChannel } = new RedisKeyLayout(keyPrefix);
+    expect(await c.command('mesh/subscribe-channel', { channel: broadcastChannel })).toEqual({ success: false, history: [] });
+    expect(await c.command('mesh/unsubscribe-channel', { channel: broadcastChannel })).toBe(false);
     // The node still hears broadcasts from other nodes.
     const other = await startApp({ mesh: { keyPrefix } });
     try {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
 import { MeshClient } from '../../client';
 import { MeshClientService, type MeshModuleOptions } from '../../lib';
 import { RawClient } from '../support/raw-client';
@@ -150,7 +151,8 @@ describe('node messages arriving from Redis are checked, never trusted', () => {
       t.mesh.registerCommand('echo', (ctx) => ctx.payload);
       const client = await RawClient.connect(t.url);
       const id = client.connectionId!;
-      const nodeChannel = `${keyPrefix}node:${t.mesh.nodeId}`;
+      const keys = new RedisKeyLayout(keyPrefix);
+      const nodeChannel = keys.nodeChannel(t.mesh.nodeId);
       const node = t.mesh.nodeId;
       const bad = [
         `1 close\n${node}\n${id}\n5000`,
@@ -166,7 +168,7 @@ describe('node messages arriving from Redis are checked, never trusted', () => {
         `1 send\n1\n,,\n{}`,
       ];
       for (const message of bad) await redis.publish(nodeChannel, message);
-      await redis.publish(`${keyPrefix}broadcast`, `1 room\n1\n\n0:{"command":"x"}`);
+      await redis.publish(keys.broadcastChannel, `1 room\n1\n\n0:{"command":"x"}`);
       await waitFor(() => warnings.mock.calls.filter(([m]) => String(m).startsWith('Dropped a malformed node message')).length >= bad.length + 1, 3000, 'every bad envelope logged');
       expect(await client.command('echo', 'still open')).toBe('still open');
       expect(t.mesh.getConnection(id)?.isOpen).toBe(true);

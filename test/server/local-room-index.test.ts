@@ -8,7 +8,7 @@ describe('LocalRoomIndex.reconcile', () => {
     index.join('stale', 'c1');
     index.join('kept', 'c1');
     const result = await index.reconcile(['c1', 'c2'], async () => [['kept', 'missed'], ['missed']]);
-    expect(result).toEqual({ added: 2, removed: 1 });
+    expect(result).toEqual({ added: 2, removed: 1, changed: new Set(['stale', 'missed']) });
     expect(members(index, 'stale')).toEqual([]);
     expect(members(index, 'kept')).toEqual(['c1']);
     expect(members(index, 'missed')).toEqual(['c1', 'c2']);
@@ -26,7 +26,7 @@ describe('LocalRoomIndex.reconcile', () => {
       index.removeConnection('c3');
       return [['left-during-read'], ['cleared-during-read'], ['anything']];
     });
-    expect(result).toEqual({ added: 0, removed: 0 });
+    expect(result).toEqual({ added: 0, removed: 0, changed: new Set() });
     expect(members(index, 'left-during-read')).toEqual([]);
     expect(members(index, 'joined-during-read')).toEqual(['c1']);
     expect(members(index, 'cleared-during-read')).toEqual([]);
@@ -38,6 +38,6 @@ describe('LocalRoomIndex.reconcile', () => {
     index.join('r', 'c1');
     await expect(index.reconcile(['c1'], async () => Promise.reject(new Error('redis down')))).rejects.toThrow('redis down');
     expect(members(index, 'r')).toEqual(['c1']);
-    expect(await index.reconcile(['c1'], async () => [[]])).toEqual({ added: 0, removed: 1 });
+    expect(await index.reconcile(['c1'], async () => [[]])).toEqual({ added: 0, removed: 1, changed: new Set(['r']) });
   });
 });

@@ -8,8 +8,6 @@ describe('node messages', () => {
     { kind: NodeMessageKind.BROADCAST, origin: '3', exclude: ['a'], frame },
     { kind: NodeMessageKind.CLOSE, origin: '3', ids: ['a'], code: 4001 },
     { kind: NodeMessageKind.ROOM, origin: '3', room: 'odd:\nroom, with: anything', exclude: ['a'], frame },
-    { kind: NodeMessageKind.JOINED, origin: '3', room: 'lobby', ids: ['a'] },
-    { kind: NodeMessageKind.LEFT, origin: '3', room: 'lobby', ids: ['a'] },
     { kind: NodeMessageKind.ROOM_CLEARED, origin: '3', room: 'lobby' },
     { kind: NodeMessageKind.REQUEST, origin: '12', requestId: 'k9', body: '{"type":"x","data":null,"timeoutMs":5}' },
     { kind: NodeMessageKind.REPLY, origin: '12', requestId: 'k9', body: '{"data":1}' },
@@ -31,7 +29,6 @@ describe('node messages', () => {
     ['1 close\n1\na\n1006', 'close code "1006"'],
     ['1 room\n1\n\n9:short', 'a malformed room body'],
     ['1 room\n1\n\n0:x', 'a malformed room body'],
-    ['1 joined\n1\na\n', 'joined without a connection or a room'],
     ['1 room-cleared\n1\n\n', 'room-cleared without a room'],
     ['1 request\n1\na,b\n{}', 'request without one request id'],
   ])('refuses %j: %s', (text, problem) => {

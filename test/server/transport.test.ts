@@ -2,6 +2,7 @@ import { ForbiddenException, Injectable } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Redis } from 'ioredis';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
 import { request as httpRequest } from 'node:http';
 import { WebSocket } from 'ws';
 import { ConnectionManager, MeshServer } from '../../lib';
@@ -306,10 +307,10 @@ describe('transport: heartbeat and cleanup', () => {
       await t.app.get(ConnectionManager).setMetadata(silent.connectionId!, { name: 'silent' });
       const closed = new Promise<void>((resolve) => silent.socket.once('close', () => resolve()));
       await closed;
-      await waitFor(async () => (await redis.hget(`${keyPrefix}connections`, silent.connectionId!)) === null, 5000, 'registry cleanup');
-      expect(await redis.hget(`${keyPrefix}connection-meta`, silent.connectionId!)).toBeNull();
-      expect(await redis.sismember(`${keyPrefix}room:lobby`, silent.connectionId!)).toBe(0);
-      expect(await redis.exists(`${keyPrefix}connection:${silent.connectionId}:rooms`)).toBe(0);
+      const keys = new RedisKeyLayout(keyPrefix);
+      await waitFor(async () => (await redis.exists(keys.connection(silent.connectionId!))) === 0, 5000, 'registry cleanup');
+      expect(await redis.sismember(keys.roomMembers('lobby'), silent.connectionId!)).toBe(0);
+      expect(await redis.exists(keys.connectionRooms(silent.connectionId!))).toBe(0);
       expect(polite.socket.readyState).toBe(WebSocket.OPEN);
       expect(polite.frames.filter((f) => f.command === 'ping').length).toBeGreaterThanOrEqual(2);
       const latency = polite.frames.filter((f) => f.command === 'latency');
@@ -335,8 +336,8 @@ describe('transport: heartbeat and cleanup', () => {
       const nodeId = t.mesh.nodeId;
       await t.close();
       expect(await code).toBe(1001);
-      expect(await redis.hlen(`${keyPrefix}connections`)).toBe(0);
-      expect(await redis.exists(`${keyPrefix}node:${nodeId}:connections`, `${keyPrefix}room:r`, `${keyPrefix}connection:${c.connectionId}:rooms`)).toBe(0);
+      const keys = new RedisKeyLayout(keyPrefix);
+      expect(await redis.exists(keys.connection(c.connectionId!), keys.nodeConnections(nodeId), keys.roomMembers('r'), keys.connectionRooms(c.connectionId!))).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { redisUrl, uniquePrefix, waitFor } from '../support/test-app';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
+import { adminRedis, uniquePrefix, waitFor } from '../support/test-app';
 import { IMPLEMENTATIONS, redisStores, type NodeStores } from './stores';
 
 /** One contract, checked against both implementations of the membership store. */
@@ -54,10 +54,10 @@ describe('RedisMembershipStore: several nodes on one prefix', () => {
   it('a node whose id another process holds (Redis lost its data) is told to fence', async () => {
     const keyPrefix = uniquePrefix();
     const one = await redisStores(keyPrefix);
-    const redis = new Redis(redisUrl());
+    const redis = adminRedis();
     try {
       const id = await one.membership.join(10_000, async () => undefined);
-      await redis.hset(`${keyPrefix}node-instances`, id, 'another process');
+      await redis.hset(new RedisKeyLayout(keyPrefix).nodeInstances, id, 'another process');
       expect(await one.membership.heartbeat(10_000)).toBe(false);
     } finally {
       redis.disconnect();

@@ -9,6 +9,7 @@ describe.each(IMPLEMENTATIONS)('SharedState (%s)', (_name, create) => {
 
   beforeEach(async () => {
     stores = await create();
+    await stores.listNodes(node, '8');
   });
 
   afterEach(() => stores.close());

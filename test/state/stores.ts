@@ -8,13 +8,18 @@ import { RedisConnections } from '../../lib/state/redis/redis-connections';
 import { MemorySharedState } from '../../lib/state/shared-state/memory-shared-state';
 import { RedisSharedState } from '../../lib/state/shared-state/redis-shared-state';
 import type { SharedState } from '../../lib/state/shared-state/shared-state';
-import { redisUrl, uniquePrefix } from '../support/test-app';
+import { listNodes, redisOption, uniquePrefix } from '../support/test-app';
 
 /** The three stores of one node, as a conformance suite drives them. */
 export interface NodeStores {
   broker: MeshBroker;
   state: SharedState;
   membership: MembershipStore;
+  /**
+   * Lists node ids as live cluster members without a process behind them, for suites that name
+   * nodes themselves (whole-cluster reads such as countConnections go through the listed nodes).
+   */
+  listNodes(...nodeIds: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,13 +34,19 @@ export function listenerFor(heard: Heard): BrokerListener {
 }
 
 export async function redisStores(keyPrefix = uniquePrefix()): Promise<NodeStores> {
-  const redis = new RedisConnections(redisUrl(), keyPrefix);
+  const redis = new RedisConnections(redisOption(), keyPrefix);
   await redis.connect();
-  return { broker: new RedisBroker(redis), state: new RedisSharedState(redis), membership: new RedisMembershipStore(redis), close: () => redis.stop() };
+  return {
+    broker: new RedisBroker(redis),
+    state: new RedisSharedState(redis),
+    membership: new RedisMembershipStore(redis),
+    listNodes: (...nodeIds) => listNodes(redis.commands, keyPrefix, nodeIds),
+    close: () => redis.stop(),
+  };
 }
 
 export async function memoryStores(): Promise<NodeStores> {
-  return { broker: new MemoryBroker(), state: new MemorySharedState(), membership: new MemoryMembershipStore(), close: async () => undefined };
+  return { broker: new MemoryBroker(), state: new MemorySharedState(), membership: new MemoryMembershipStore(), listNodes: async () => undefined, close: async () => undefined };
 }
 
 /** Both implementations, for `describe.each`. */

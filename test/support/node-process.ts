@@ -3,7 +3,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient } from './raw-client';
 import { freePort } from './redis-server';
-import { redisUrl, sleep } from './test-app';
+import { clusterNodesText, onCluster, redisUrl, sleep } from './test-app';
+
+/** The sample app's Redis settings on the suite's topology. */
+function redisEnv(): Record<string, string> {
+  return onCluster() ? { REDIS_URL: '', REDIS_CLUSTER_NODES: clusterNodesText() } : { REDIS_URL: redisUrl(), REDIS_CLUSTER_NODES: '' };
+}
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'sample-app', 'main.js');
 
@@ -32,7 +37,7 @@ export class NodeProcess {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it first)`);
     const port = options.port ?? (await freePort());
     const child = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl(), MESH_KEY_PREFIX: options.keyPrefix, ...options.env },
+      env: { ...process.env, PORT: String(port), ...redisEnv(), MESH_KEY_PREFIX: options.keyPrefix, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const node = new NodeProcess(child, port);

@@ -13,6 +13,7 @@ export class MemoryBroker implements MeshBroker {
   private listener?: BrokerListener;
   private nodeId?: string;
   private readonly channels = new Set<string>();
+  private readonly rooms = new Set<string>();
   private readonly history = new Map<string, History>();
   private historyWrites = 0;
   readonly listening = true;
@@ -41,6 +42,18 @@ export class MemoryBroker implements MeshBroker {
 
   async publishToAll(message: string): Promise<void> {
     this.later(() => this.listener?.onNodeMessage(message));
+  }
+
+  async publishToRoom(room: string, message: string): Promise<void> {
+    if (this.rooms.has(room)) this.later(() => this.listener?.onNodeMessage(message));
+  }
+
+  async listenToRoom(room: string): Promise<void> {
+    this.rooms.add(room);
+  }
+
+  async unlistenRoom(room: string): Promise<void> {
+    this.rooms.delete(room);
   }
 
   async publishChannel(channel: string, message: string, history = 0, historyTtlMs = 0): Promise<void> {

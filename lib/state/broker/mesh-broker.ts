@@ -1,6 +1,6 @@
 /** What a node hears through the broker. */
 export interface BrokerListener {
-  /** A node message addressed to this node (`publishToNode`) or to every node (`publishToAll`). */
+  /** A node message addressed to this node (`publishToNode`), to every node (`publishToAll`) or to a room this node listens to (`publishToRoom`). */
   onNodeMessage(message: string): void;
   /** A message on a user channel this node subscribed with `subscribeChannel`. */
   onChannelMessage(channel: string, message: string): void;
@@ -12,9 +12,10 @@ export interface BrokerListener {
 }
 
 /**
- * Messaging between nodes and on user channels, at most once: node messages to one node or to
- * all, user channels with their history. The seam where sharded pub/sub, per-room interest and
- * recoverable streams plug in. Implementations: Redis pub/sub (many nodes) and memory (one process).
+ * Messaging between nodes and on user channels, at most once: node messages to one node, to all,
+ * or to the nodes that listen to a room (those with local members: interest-based routing), and
+ * user channels with their history. Implementations: Redis pub/sub (many nodes; sharded on Redis
+ * Cluster) and memory (one process).
  */
 export interface MeshBroker {
   /** Starts listening for messages to every node. */
@@ -30,6 +31,11 @@ export interface MeshBroker {
   publishToNode(nodeId: string, message: string): Promise<number>;
   /** Every node's `onNodeMessage`, this one's included. */
   publishToAll(message: string): Promise<void>;
+  /** Node messages to the nodes that listen to a room (with `listenToRoom`). */
+  publishToRoom(room: string, message: string): Promise<void>;
+  /** Starts hearing a room's messages; resolves once in effect (a message published after it is heard). */
+  listenToRoom(room: string): Promise<void>;
+  unlistenRoom(room: string): Promise<void>;
   /** Publishes on a user channel; with `history > 0` keeps the last `history` messages (for `historyTtlMs` after this publish when above 0). */
   publishChannel(channel: string, message: string, history?: number, historyTtlMs?: number): Promise<void>;
   /** The newest `limit` messages kept for a channel, newest first. */

@@ -3,9 +3,10 @@ import type { RedisConnections } from '../redis/redis-connections';
 import type { BrokerListener, MeshBroker } from './mesh-broker';
 
 /**
- * Redis pub/sub. Channels: `<prefix>node:<n>` per node and `<prefix>broadcast` for all; user
- * channels are raw Redis channel names (never under the prefix, so the two cannot be confused).
- * History: `<prefix>history:<channel>`, a list, newest first.
+ * Redis pub/sub (sharded on Redis Cluster, see RedisConnections). Internal channels, all under
+ * the key prefix (see RedisKeyLayout): one per node, one per room (subscribed by the nodes with
+ * members of it), one for all. User channels are raw Redis channel names, never under the
+ * prefix, so the two cannot be confused. History: `<prefix>history:<channel>`, a list, newest first.
  */
 export class RedisBroker implements MeshBroker {
   private readonly logger = new Logger('MeshRedis');
@@ -13,28 +14,20 @@ export class RedisBroker implements MeshBroker {
 
   constructor(private readonly redis: RedisConnections) {}
 
-  private get broadcastChannel(): string {
-    return this.redis.key('broadcast');
-  }
-
-  private nodeChannel(nodeId: string): string {
-    return this.redis.key(`node:${nodeId}`);
-  }
-
   get listening(): boolean {
-    return this.redis.subscriber.status === 'ready';
+    return this.redis.listening;
   }
 
   async start(listener: BrokerListener): Promise<void> {
     this.listener = listener;
-    const nodeChannels = this.redis.key('node:');
-    this.redis.subscriber.on('message', (channel: string, message: string) => {
+    const keys = this.redis.keys;
+    this.redis.onMessage((channel, message) => {
       if (!this.listener) return;
-      if (channel === this.broadcastChannel || channel.startsWith(nodeChannels)) this.listener.onNodeMessage(message);
+      if (keys.isInternal(channel)) this.listener.onNodeMessage(message);
       else this.listener.onChannelMessage(channel, message);
     });
-    await this.redis.subscriber.subscribe(this.broadcastChannel);
-    this.redis.subscriber.on('ready', () => void this.resubscribed());
+    await this.redis.subscribe(keys.broadcastChannel);
+    this.redis.onResubscribed(() => void this.resubscribed());
   }
 
   /**
@@ -43,7 +36,7 @@ export class RedisBroker implements MeshBroker {
    */
   private async resubscribed(): Promise<void> {
     try {
-      await this.redis.subscriber.subscribe(this.broadcastChannel);
+      await this.redis.subscribe(this.redis.keys.broadcastChannel);
     } catch (error) {
       this.logger.warn(`Could not confirm the subscriptions after a reconnect: ${(error as Error).message}`);
       return;
@@ -56,43 +49,58 @@ export class RedisBroker implements MeshBroker {
     this.listener = undefined;
   }
 
-  async listenAsNode(nodeId: string): Promise<void> {
-    await this.redis.subscriber.subscribe(this.nodeChannel(nodeId));
+  listenAsNode(nodeId: string): Promise<void> {
+    return this.redis.subscribe(this.redis.keys.nodeChannel(nodeId));
   }
 
-  async unlistenNode(nodeId: string): Promise<void> {
-    await this.redis.subscriber.unsubscribe(this.nodeChannel(nodeId));
+  unlistenNode(nodeId: string): Promise<void> {
+    return this.redis.unsubscribe(this.redis.keys.nodeChannel(nodeId));
   }
 
   publishToNode(nodeId: string, message: string): Promise<number> {
-    return this.redis.commands.publish(this.nodeChannel(nodeId), message);
+    return this.redis.publish(this.redis.keys.nodeChannel(nodeId), message);
   }
 
   async publishToAll(message: string): Promise<void> {
-    await this.redis.commands.publish(this.broadcastChannel, message);
+    await this.redis.publish(this.redis.keys.broadcastChannel, message);
   }
 
+  async publishToRoom(room: string, message: string): Promise<void> {
+    await this.redis.publish(this.redis.keys.roomChannel(room), message);
+  }
+
+  listenToRoom(room: string): Promise<void> {
+    return this.redis.subscribe(this.redis.keys.roomChannel(room));
+  }
+
+  unlistenRoom(room: string): Promise<void> {
+    return this.redis.unsubscribe(this.redis.keys.roomChannel(room));
+  }
+
+  /**
+   * With history, the list is written first and the message published right after, in one
+   * round trip (same connection, so in this order); on a cluster the two may be on different
+   * shards, so they are not one transaction.
+   */
   async publishChannel(channel: string, message: string, history = 0, historyTtlMs = 0): Promise<void> {
     if (history <= 0) {
-      await this.redis.commands.publish(channel, message);
+      await this.redis.publish(channel, message);
       return;
     }
-    const key = this.redis.key(`history:${channel}`);
-    const tx = this.redis.commands.multi().lpush(key, message).ltrim(key, 0, history - 1);
-    if (historyTtlMs > 0) tx.pexpire(key, historyTtlMs);
-    await tx.publish(channel, message).exec();
+    const kept = this.redis.scripts.run('push-history', [this.redis.keys.history(channel)], [message, history, historyTtlMs]);
+    await Promise.all([kept, this.redis.publish(channel, message)]);
   }
 
   getChannelHistory(channel: string, limit: number): Promise<string[]> {
     if (limit <= 0) return Promise.resolve([]);
-    return this.redis.commands.lrange(this.redis.key(`history:${channel}`), 0, limit - 1);
+    return this.redis.commands.lrange(this.redis.keys.history(channel), 0, limit - 1);
   }
 
-  async subscribeChannel(channel: string): Promise<void> {
-    await this.redis.subscriber.subscribe(channel);
+  subscribeChannel(channel: string): Promise<void> {
+    return this.redis.subscribe(channel);
   }
 
-  async unsubscribeChannel(channel: string): Promise<void> {
-    await this.redis.subscriber.unsubscribe(channel);
+  unsubscribeChannel(channel: string): Promise<void> {
+    return this.redis.unsubscribe(channel);
   }
 }

@@ -4,14 +4,16 @@ import type { Redis } from 'ioredis';
 
 /** The scripts in ./lua, by file name. */
 export type LuaScriptName =
-  | 'add-connection'
   | 'remove-connection'
-  | 'remove-node-connections'
   | 'add-to-room'
   | 'remove-from-room'
   | 'clear-room'
-  | 'metadata-of'
   | 'compare-and-set-metadata'
+  | 'push-history'
+  | 'registry-register'
+  | 'registry-unregister'
+  | 'registry-update'
+  | 'registry-release'
   | 'join'
   | 'heartbeat'
   | 'dead-nodes'

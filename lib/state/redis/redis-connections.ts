@@ -1,44 +1,67 @@
 import { Logger } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { MeshConfigurationError } from '../../errors';
+import { RedisKeyLayout } from './key-layout';
 import { LuaScripts } from './lua-scripts';
+import { describeRedis, isClusterOption, type MeshRedisOption } from './redis-option';
 
-export type RedisOption = string | RedisOptions | Redis;
+/** @deprecated the name before Redis Cluster support; use `MeshRedisOption`. */
+export type RedisOption = MeshRedisOption;
 
-function describe(redis: RedisOption): string {
-  if (typeof redis === 'string') return redis.replace(/\/\/[^@/]*@/, '//***@');
-  if (redis instanceof Redis) return `${redis.options.host}:${redis.options.port}`;
-  return `${redis.host ?? '127.0.0.1'}:${redis.port ?? 6379}`;
-}
+type MessageListener = (channel: string, message: string) => void;
 
 /**
  * The two connections a node holds to Redis: one for commands (shared by the broker, the shared
  * state, the membership store and the client registry) and one for subscriptions (a connection in
  * subscriber mode can do nothing else). A client given in the options is borrowed: duplicated for
  * subscriptions and never closed.
+ *
+ * On Redis Cluster both are ioredis `Cluster`s and every channel is a sharded one (SPUBLISH /
+ * SSUBSCRIBE): a message goes to the shard owning its channel's slot and no further, where
+ * classic PUBLISH would be copied to every shard. Standalone Redis (and Sentinel) keeps classic
+ * pub/sub, which any Redis version has.
  */
 export class RedisConnections {
   private readonly logger = new Logger('MeshRedis');
+  /** Typed as a single client: a `Cluster` has the same command methods. */
   readonly commands: Redis;
   readonly subscriber: Redis;
   readonly scripts: LuaScripts;
+  readonly keys: RedisKeyLayout;
+  /** Redis Cluster: keys of one script must share a slot, and pub/sub is sharded. */
+  readonly clustered: boolean;
   private readonly owned: boolean;
 
   constructor(
-    private readonly option: RedisOption,
+    private readonly option: MeshRedisOption,
     /** Prefix of every key and internal channel. */
     readonly keyPrefix: string,
   ) {
     const lazy = { lazyConnect: true } as const;
-    if (option instanceof Redis) {
+    let commands: Redis | Cluster;
+    let subscriber: Redis | Cluster;
+    if (option instanceof Cluster) {
       this.owned = false;
-      this.commands = option;
-      this.subscriber = option.duplicate(lazy);
+      commands = option;
+      subscriber = option.duplicate(undefined, { ...lazy, shardedSubscribers: true });
+    } else if (option instanceof Redis) {
+      this.owned = false;
+      commands = option;
+      subscriber = option.duplicate(lazy);
+    } else if (isClusterOption(option)) {
+      if (!Array.isArray(option.cluster) || option.cluster.length === 0) throw new MeshConfigurationError('MeshModule option "redis.cluster" must list at least one node');
+      this.owned = true;
+      commands = new Cluster(option.cluster, { ...option.options, ...lazy });
+      subscriber = new Cluster(option.cluster, { ...option.options, ...lazy, shardedSubscribers: true });
     } else {
       this.owned = true;
-      this.commands = typeof option === 'string' ? new Redis(option, lazy) : new Redis({ ...option, ...lazy });
-      this.subscriber = this.commands.duplicate();
+      commands = typeof option === 'string' ? new Redis(option, lazy) : new Redis({ ...option, ...lazy });
+      subscriber = (commands as Redis).duplicate();
     }
+    this.clustered = commands instanceof Cluster;
+    this.commands = commands as Redis;
+    this.subscriber = subscriber as Redis;
+    this.keys = new RedisKeyLayout(keyPrefix);
     this.scripts = new LuaScripts(this.commands);
     for (const client of [this.commands, this.subscriber]) {
       client.on('error', (error: Error) => this.logger.warn(`Redis connection error: ${error.message}`));
@@ -60,11 +83,69 @@ export class RedisConnections {
       try {
         await client.connect();
       } catch (error) {
-        throw new MeshConfigurationError(`Cannot reach Redis at ${describe(this.option)}: ${(error as Error).message}`);
+        throw new MeshConfigurationError(`Cannot reach Redis at ${describeRedis(this.option)}: ${(error as Error).message}`);
       }
       return;
     }
     await client.ping();
+  }
+
+  /**
+   * Runs steps that touch different slots one after the other, in the order given, for what
+   * their order guarantees (see RedisKeyLayout). On one Redis they are all sent at once: one
+   * connection runs commands in the order it received them, so this is the same order in one
+   * round trip. On a cluster the steps may be on different shards: each waits for the one before.
+   */
+  async inOrder<T extends unknown[]>(...steps: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+    if (!this.clustered) return (await Promise.all(steps.map((step) => step()))) as T;
+    const results: unknown[] = [];
+    for (const step of steps) results.push(await step());
+    return results as T;
+  }
+
+  /** False while messages to this node may be lost (the subscription connection is down). */
+  get listening(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
+  /** Publishes on a channel: sharded on a cluster. Resolves with how many subscribers (of that shard) got it. */
+  publish(channel: string, message: string): Promise<number> {
+    return (this.clustered ? this.commands.spublish(channel, message) : this.commands.publish(channel, message)) as Promise<number>;
+  }
+
+  /** Resolves once the subscription is in effect. */
+  async subscribe(channel: string): Promise<void> {
+    if (this.clustered) await this.subscriber.ssubscribe(channel);
+    else await this.subscriber.subscribe(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    if (this.clustered) await this.subscriber.sunsubscribe(channel);
+    else await this.subscriber.unsubscribe(channel);
+  }
+
+  /** Every message on the channels subscribed here. */
+  onMessage(listener: MessageListener): void {
+    this.subscriber.on(this.clustered ? 'smessage' : 'message', listener);
+  }
+
+  /**
+   * Runs `listener` when the subscription connection came back after a drop (messages published
+   * meanwhile were lost). ioredis subscribes again by itself: to every channel after a reconnect,
+   * and per shard after a failover or a slot move on a cluster. Register after `connect`.
+   */
+  onResubscribed(listener: () => void): void {
+    if (this.clustered) {
+      let lost = false;
+      this.subscriber.on('-subscriber', () => (lost = true));
+      this.subscriber.on('subscribersReady', () => {
+        if (!lost) return;
+        lost = false;
+        listener();
+      });
+    } else {
+      this.subscriber.on('ready', listener);
+    }
   }
 
   async stop(): Promise<void> {

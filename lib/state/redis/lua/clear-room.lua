@@ -1,9 +1,7 @@
 --! keys: 1
--- Empties a room.
--- KEYS: room:<room>
--- ARGV: room, key prefix
--- Derived keys: <prefix>connection:<id>:rooms of each member.
-local room, prefix = ARGV[1], ARGV[2]
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('SREM', prefix .. 'connection:' .. id .. ':rooms', room) end
+-- The room's half of clearing it: empties the member set and returns who was in it (the caller
+-- then takes the room out of each member's set of rooms, in their slots).
+-- KEYS: {r:<room>}
+local members = redis.call('SMEMBERS', KEYS[1])
 redis.call('DEL', KEYS[1])
-return 1
+return members

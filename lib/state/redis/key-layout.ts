@@ -1,0 +1,99 @@
+/**
+ * Where every key and internal channel of a node lives in Redis. Keys are grouped by what a
+ * script must change atomically, and each group shares a hash tag, so on Redis Cluster it lives
+ * in one hash slot (and on one shard):
+ *
+ * - `{cluster}`: node ids, heartbeats, the leader lock, dead nodes, the broadcast channel (small, rare writes);
+ * - `{c:<connection>}`: a connection's owner node and metadata (a hash) and its rooms (a set);
+ * - `{r:<room>}`: a room's members, its metadata and its message channel;
+ * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
+ * - `{cl:<client>}`: a client's registration (owner, epoch, metadata).
+ *
+ * Work that spans groups (a connection joining a room, a dead node's cleanup) is split into
+ * per-group steps, ordered so that concurrent steps never leave a room listing a member that
+ * does not list the room (see docs/scaling.md). A tag's text is never empty (`{}` would not
+ * count as a tag), and keys of one group share all the text up to the tag's closing brace, so
+ * they share a slot whatever the names contain.
+ */
+export class RedisKeyLayout {
+  constructor(readonly prefix: string) {}
+
+  // {cluster}
+  get nodes(): string {
+    return `${this.prefix}{cluster}:nodes`;
+  }
+  get nodeSequence(): string {
+    return `${this.prefix}{cluster}:node-seq`;
+  }
+  get nodeInstances(): string {
+    return `${this.prefix}{cluster}:node-instances`;
+  }
+  get leader(): string {
+    return `${this.prefix}{cluster}:leader`;
+  }
+  get deadNodes(): string {
+    return `${this.prefix}{cluster}:dead-nodes`;
+  }
+  /** Channel: messages to every node. */
+  get broadcastChannel(): string {
+    return `${this.prefix}{cluster}:broadcast`;
+  }
+
+  // {c:<connection>}
+  /** Hash: `node` (owner node id), `meta` (JSON). */
+  connection(connectionId: string): string {
+    return `${this.prefix}{c:${connectionId}}`;
+  }
+  /** Set of the rooms a connection is in. */
+  connectionRooms(connectionId: string): string {
+    return `${this.prefix}{c:${connectionId}}:rooms`;
+  }
+
+  // {r:<room>}
+  /** Set of a room's member connection ids. */
+  roomMembers(room: string): string {
+    return `${this.prefix}{r:${room}}`;
+  }
+  /** String: a room's metadata (JSON). */
+  roomMetadata(room: string): string {
+    return `${this.prefix}{r:${room}}:meta`;
+  }
+  /** Channel: a room's broadcasts, subscribed by the nodes that have members of it. */
+  roomChannel(room: string): string {
+    return `${this.prefix}{r:${room}}:messages`;
+  }
+
+  // {n:<node>}
+  /** Set of a node's connection ids. */
+  nodeConnections(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:connections`;
+  }
+  /** Set of the client ids registered on a node. */
+  nodeClients(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:clients`;
+  }
+  /** Hash: a dead node's orphaned clients, kept until they were reported. */
+  nodeOrphans(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:orphans`;
+  }
+  /** Channel: messages to one node. */
+  nodeChannel(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:inbox`;
+  }
+
+  // {cl:<client>}
+  /** Hash: `owner` ("node|epoch|connectedAt"), `meta` (JSON), `epoch` (counter). */
+  client(clientId: string): string {
+    return `${this.prefix}{cl:${clientId}}`;
+  }
+
+  /** List: a user channel's history, newest first (one key, any slot). */
+  history(channel: string): string {
+    return `${this.prefix}history:${channel}`;
+  }
+
+  /** Whether a channel is one of the node's own (every internal channel is under the prefix). */
+  isInternal(channel: string): boolean {
+    return channel.startsWith(this.prefix);
+  }
+}
