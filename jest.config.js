@@ -1,7 +1,8 @@
 /**
  * Integration tests: real Redis, real Nest apps, real sockets. Two projects: every suite on a
  * private standalone redis-server, and the suites that exercise shared state (store
- * conformance, multi-node, compatibility) again on a private 3-master Redis Cluster.
+ * conformance, multi-node, compatibility, the sample app on two nodes) again on a private
+ * 3-master Redis Cluster.
  */
 const common = {
   testEnvironment: 'node',
@@ -23,7 +24,13 @@ module.exports = {
     {
       ...common,
       displayName: 'cluster',
-      testMatch: ['<rootDir>/test/state/**/*.test.ts', '<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/compat/**/*.test.ts', '<rootDir>/test/cluster-only/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/state/**/*.test.ts',
+        '<rootDir>/test/cluster/**/*.test.ts',
+        '<rootDir>/test/compat/**/*.test.ts',
+        '<rootDir>/test/sample/**/*.test.ts',
+        '<rootDir>/test/cluster-only/**/*.test.ts',
+      ],
       // The outage suite runs its own standalone redis-server to kill it; on the cluster, the
       // failover suite (test/cluster-only) kills a shard instead.
       testPathIgnorePatterns: ['/test/cluster/redis-outage\\.test\\.ts$'],

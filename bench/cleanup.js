@@ -33,13 +33,21 @@ async function main() {
     await redis.connect();
     const state = new RedisSharedState(redis);
     const registry = new MeshClientRedisRegistry(redis.commands, PREFIX);
+    // Filled in three phases, Redis's used_memory read between them (summed over the masters):
+    // what a connection, a room membership and a client registration cost in Redis.
+    const usedMemory = async () => (await Promise.all(masters.map(async (m) => Number(/used_memory:(\d+)/.exec(await m.info('memory'))[1])))).reduce((a, b) => a + b, 0);
     const filled = Date.now();
-    await inBatches(COUNT, 2000, async (i) => {
-      const id = `conn-${i}`;
-      await Promise.all([state.addConnection(NODE, id, { i }), registry.register(`client-${i}`, NODE, null, Date.now())]);
-      for (let r = 0; r < ROOMS_PER_CONNECTION; r++) await state.addToRoom(`room-${(i * 7 + r * 13) % ROOMS}`, id);
+    const m0 = await usedMemory();
+    await inBatches(COUNT, 2000, (i) => state.addConnection(NODE, `conn-${i}`, { i }));
+    const m1 = await usedMemory();
+    await inBatches(COUNT, 1000, async (i) => {
+      for (let r = 0; r < ROOMS_PER_CONNECTION; r++) await state.addToRoom(`room-${(i * 7 + r * 13) % ROOMS}`, `conn-${i}`);
     });
+    const m2 = await usedMemory();
+    await inBatches(COUNT, 2000, (i) => registry.register(`client-${i}`, NODE, null, Date.now()));
+    const m3 = await usedMemory();
     const fillSeconds = (Date.now() - filled) / 1000;
+    const redisBytes = { perConnection: Math.round((m1 - m0) / COUNT), perMembership: Math.round((m2 - m1) / (COUNT * ROOMS_PER_CONNECTION)), perRegistration: Math.round((m3 - m2) / COUNT) };
     for (const m of masters) await m.config('SET', 'slowlog-log-slower-than', '200').then(() => m.slowlog('RESET')).then(() => m.config('SET', 'slowlog-max-len', '10000'));
 
     const steps = [];
@@ -52,6 +60,7 @@ async function main() {
     }
     const t = process.hrtime.bigint();
     const orphans = await registry.cleanupNode(NODE);
+    await registry.acknowledgeCleanup(NODE);
     const registryMs = Number(process.hrtime.bigint() - t) / 1e6;
     const totalSeconds = (Date.now() - started) / 1000;
 
@@ -66,6 +75,7 @@ async function main() {
           memberships: COUNT * ROOMS_PER_CONNECTION,
           registrations: COUNT,
           fillSeconds,
+          redisBytes,
           cleanupSeconds: totalSeconds,
           steps: steps.length,
           slowestStepMs: Math.max(...steps).toFixed(1),
@@ -75,6 +85,10 @@ async function main() {
           commandsOver200us: slow.length,
           longestCommandUs: longest ? Number(longest[2]) : '< 200',
           longestCommand: longest ? longest[3].slice(0, 3).join(' ') : null,
+          slowest: slow
+            .sort((x, y) => Number(y[2]) - Number(x[2]))
+            .slice(0, 5)
+            .map((entry) => `${entry[2]} µs ${entry[3].slice(0, 2).join(' ')}`),
         },
         null,
         2,

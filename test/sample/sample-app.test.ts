@@ -5,7 +5,11 @@ import { MeshClient, MeshConnectionError } from '../../client';
 import { MeshServer, MeshSessionTokens } from '../../lib';
 import { AppModule } from '../../sample-app/app.module';
 import { configFromEnv, type SampleConfig } from '../../sample-app/config';
-import { redisUrl, uniquePrefix, waitFor } from '../support/test-app';
+import { clusterNodesText, onCluster, redisUrl, uniquePrefix, waitFor } from '../support/test-app';
+import { parseClusterNodes } from '../../lib';
+
+/** The sample's Redis settings on the suite's topology (REDIS_URL, or REDIS_CLUSTER_NODES in the cluster project). */
+const sharedState = (): Partial<SampleConfig> => (onCluster() ? { redisClusterNodes: parseClusterNodes(clusterNodesText()) } : { redisUrl: redisUrl() });
 
 const SECRET = 'a test secret of at least thirty-two bytes';
 
@@ -62,7 +66,7 @@ describe.each([
   let client: MeshClient;
 
   beforeAll(async () => {
-    sample = await startSample({ redisUrl: withRedis ? redisUrl() : undefined, sessionSecret: SECRET });
+    sample = await startSample({ ...(withRedis ? sharedState() : {}), sessionSecret: SECRET });
   });
 
   beforeEach(async () => {
@@ -252,8 +256,8 @@ describe.each([
 describe('sample app sessions across nodes', () => {
   it('without MESH_SESSION_SECRET, nodes share one random secret through Redis: a token from node A is valid on node B', async () => {
     const keyPrefix = uniquePrefix();
-    const a = await startSample({ redisUrl: redisUrl(), keyPrefix });
-    const b = await startSample({ redisUrl: redisUrl(), keyPrefix });
+    const a = await startSample({ ...sharedState(), keyPrefix });
+    const b = await startSample({ ...sharedState(), keyPrefix });
     try {
       const token = await tokenFor(a, 'ada');
       const onB = new MeshClient(`${b.url}?token=${encodeURIComponent(token)}`);
@@ -261,7 +265,7 @@ describe('sample app sessions across nodes', () => {
       expect(await onB.command('whoami')).toEqual({ userId: 'ada', premium: false });
       await onB.close();
       // Another deployment (another key prefix, so another secret) does not accept it.
-      const elsewhere = await startSample({ redisUrl: redisUrl() });
+      const elsewhere = await startSample(sharedState());
       try {
         expect(await refusal(`${elsewhere.url}?token=${encodeURIComponent(token)}`)).toBe(401);
       } finally {
@@ -294,6 +298,9 @@ describe('sample app configuration', () => {
     expect(configFromEnv({ MESH_NODE_TTL: '500' }).nodeTtl).toBe(500);
     expect(() => configFromEnv({ MESH_PING_INTERVAL: '-1' })).toThrow('MESH_PING_INTERVAL must be a positive integer');
     expect(configFromEnv({ PORT: '4000', REDIS_URL: 'redis://r:6379', MESH_PREFIX: 'rt' })).toMatchObject({ port: 4000, redisUrl: 'redis://r:6379', prefix: 'rt' });
+    expect(configFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' })).toMatchObject({ redisUrl: undefined, redisClusterNodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }] });
+    expect(() => configFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1' })).toThrow('Cluster node "10.0.0.1" is not host:port');
+    expect(() => configFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_URL: 'redis://r' })).toThrow('not both');
     expect(() => configFromEnv({ PORT: 'abc' })).toThrow('PORT must be a port number');
     expect(() => configFromEnv({ MESH_SESSION_SECRET: 'short' })).toThrow('MESH_SESSION_SECRET must be at least 32 bytes');
     expect(configFromEnv({ MESH_ALLOWED_ORIGINS: 'https://a.example, https://b.example', MESH_PREMIUM_USERS: 'x,y' })).toMatchObject({
