@@ -1,0 +1,109 @@
+'use strict';
+// Redis-side readings for bench/sharded.js, summed over every Redis server given (one standalone
+// server, or each master of a cluster): command counts, bytes, memory and pub/sub state.
+const { Redis } = require('ioredis');
+
+// What this reader itself sends; left out of the counts.
+const OWN = /^(info|client\|list|pubsub\|.*)$/;
+const PUBLISHES = ['publish', 'spublish'];
+const SUBSCRIPTION_CHANGES = ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe'];
+
+/** The bytes of every client's query, reply and output buffers, from CLIENT LIST. */
+function clientBuffers(list) {
+  let bytes = 0;
+  for (const line of list.split('\n')) {
+    for (const name of ['qbuf', 'qbuf-free', 'argv-mem', 'rbs', 'omem']) bytes += Number(new RegExp(`(?:^| )${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+  }
+  return bytes;
+}
+
+function parseInfo(text) {
+  const fields = {};
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) fields[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return fields;
+}
+
+class RedisStats {
+  /** @param {{host: string, port: number}[]} servers */
+  constructor(servers) {
+    this.servers = servers;
+    this.connections = servers.map(({ host, port }) => new Redis({ host, port, maxRetriesPerRequest: 2 }));
+  }
+
+  /**
+   * Counters now: calls per command, bytes in and out, and used memory without the clients' I/O
+   * buffers (query, reply and output buffers grow and shrink with traffic, by more than a room
+   * costs), read in one pipeline so both describe the same moment.
+   */
+  async snapshot() {
+    const calls = {};
+    let netIn = 0;
+    let netOut = 0;
+    let usedMemory = 0;
+    for (const redis of this.connections) {
+      const [[e1, infoText], [e2, clientList]] = await redis.pipeline().info('commandstats', 'stats', 'memory').client('LIST').exec();
+      if (e1 || e2) throw e1 || e2;
+      const info = parseInfo(infoText);
+      usedMemory -= clientBuffers(clientList);
+      for (const [key, value] of Object.entries(info)) {
+        if (!key.startsWith('cmdstat_')) continue;
+        const name = key.slice('cmdstat_'.length);
+        if (!OWN.test(name)) calls[name] = (calls[name] ?? 0) + Number(/calls=(\d+)/.exec(value)[1]);
+      }
+      netIn += Number(info.total_net_input_bytes);
+      netOut += Number(info.total_net_output_bytes);
+      usedMemory += Number(info.used_memory);
+    }
+    return { at: performance.now(), calls, netIn, netOut, usedMemory };
+  }
+
+  /** Pub/sub state: channel counts and each client's subscriptions, by `<client port>><server port>`. */
+  async pubsub() {
+    let channels = 0;
+    let shardChannels = 0;
+    let patterns = 0;
+    const clients = new Map();
+    for (const [i, redis] of this.connections.entries()) {
+      channels += (await redis.pubsub('CHANNELS')).length;
+      shardChannels += (await redis.call('PUBSUB', 'SHARDCHANNELS')).length;
+      patterns += Number(await redis.pubsub('NUMPAT'));
+      for (const line of (await redis.client('LIST')).split('\n')) {
+        const field = (name) => new RegExp(`(?:^| )${name}=(\\S*)`).exec(line)?.[1];
+        const addr = field('addr');
+        if (!addr) continue;
+        const count = (name) => Number(field(name) ?? 0);
+        clients.set(`${addr.split(':').pop()}>${this.servers[i].port}`, { sub: count('sub'), psub: count('psub'), ssub: count('ssub') });
+      }
+    }
+    return { channels, shardChannels, patterns, clients };
+  }
+
+  close() {
+    for (const redis of this.connections) redis.disconnect();
+  }
+}
+
+/** b − a, with the call counts grouped the way the tables report them. */
+function diff(a, b) {
+  const calls = {};
+  for (const name of new Set([...Object.keys(a.calls), ...Object.keys(b.calls)])) {
+    const n = (b.calls[name] ?? 0) - (a.calls[name] ?? 0);
+    if (n) calls[name] = n;
+  }
+  const sum = (names) => names.reduce((total, name) => total + (calls[name] ?? 0), 0);
+  return {
+    ms: b.at - a.at,
+    calls,
+    commands: Object.values(calls).reduce((x, y) => x + y, 0),
+    publishes: sum(PUBLISHES),
+    subscriptionChanges: sum(SUBSCRIPTION_CHANGES),
+    netIn: b.netIn - a.netIn,
+    netOut: b.netOut - a.netOut,
+    usedMemory: b.usedMemory - a.usedMemory,
+  };
+}
+
+module.exports = { RedisStats, diff };
