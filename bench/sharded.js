@@ -50,10 +50,24 @@ async function startBackend() {
   return { servers: [{ host: hostname, port: Number(port) }], pids: [redis.child.pid], env: { REDIS_URL: redis.url }, stop: () => redis.child.kill('SIGKILL') };
 }
 
+/** A server node; its stderr is passed through, and its beginning kept for error messages. */
+function startServer(file, env) {
+  const child = spawn(process.execPath, [join(__dirname, file)], { env, stdio: ['ignore', 'inherit', 'pipe'] });
+  child.errorText = '';
+  child.stderr.on('data', (data) => {
+    process.stderr.write(data);
+    if (child.errorText.length < 500) child.errorText += data;
+  });
+  return child;
+}
+
 /** Resolves when the port accepts connections; rejects if the process exits first. */
 function listening(child, port) {
   return new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`server exited with ${code} before listening`));
+    const onExit = (code) => {
+      const firstLine = child.errorText.trim().split('\n')[0];
+      reject(new Error(`server exited with ${code} before listening${firstLine ? ` (${firstLine})` : ''}`));
+    };
     child.once('exit', onExit);
     waitForPort(port)
       .then(resolve, reject)
@@ -70,7 +84,7 @@ async function runTarget(name) {
     const serversStartedAt = Date.now();
     for (const port of ports) {
       const env = { ...process.env, ...backend.env, ...target.env, PORT: String(port), KEY_PREFIX: 'bench:' };
-      servers.push(spawn(process.execPath, [join(__dirname, target.server)], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+      servers.push(startServer(target.server, env));
     }
     await Promise.all(servers.map((child, i) => listening(child, ports[i])));
     await sleep(500);
