@@ -81,6 +81,7 @@ async function main() {
   // Quiet rooms first: the idle node's own rooms are part of the baseline.
   await inBatches(layout.quiet.flatMap((room) => room.members.map((client) => ({ client, room: room.name }))), 100, (j) => call(j.client, 'join', { room: j.room }));
   await sleep(SETTLE_MS * 2);
+  const memoryBefore = await stats.memory();
   const beforeJoins = await stats.snapshot();
 
   // Busy rooms: every membership of the layout.
@@ -89,7 +90,7 @@ async function main() {
   await sleep(SETTLE_MS);
   const afterJoins = await stats.snapshot();
   await sleep(SETTLE_MS * 2);
-  const withRooms = await stats.snapshot();
+  const memoryWithRooms = await stats.memory();
   const pubsub = await stats.pubsub();
   const redisPorts = redisServers.map((s) => s.port);
   const subscriptionsOf = (node) =>
@@ -212,7 +213,7 @@ async function main() {
     placement: perOperation(diff(beforeJoins, afterJoins), background, joins.length),
     churn,
     perRoom: {
-      memoryBytes: (withRooms.usedMemory - beforeJoins.usedMemory) / layout.rooms.length,
+      memoryBytes: (memoryWithRooms - memoryBefore) / layout.rooms.length,
       channels: pubsub.channels,
       shardChannels: pubsub.shardChannels,
       patterns: pubsub.patterns,
