@@ -2,7 +2,7 @@
 // `npm run bench:sharded`: rooms whose members are on one or two of 4 nodes, the 4th node with
 // no member of any busy room. What interest-based routing costs and saves, side by side for
 // nestjs-mesh, socket.io's sharded adapter (dynamic mode) and socket.io's classic Redis adapter.
-// Options: --target <name>, --seconds N (each of idle/busy/idle), --rate N (broadcasts/s in
+// Options: --target <name> (or mesh, sharded, classic), --seconds N (each of idle/busy/idle), --rate N (broadcasts/s in
 // total), --rooms N, --clients-per-node N, --members-per-node N, --churn N, --cluster.
 // See bench/README.md ("Rooms on some nodes").
 const fs = require('node:fs');
@@ -18,6 +18,9 @@ const TARGETS = {
   'socket.io sharded-dynamic': { server: 'servers/rooms-socketio.js', client: 'socket.io', env: { SIO_ADAPTER: 'sharded-dynamic' } },
   'socket.io classic': { server: 'servers/rooms-socketio.js', client: 'socket.io', env: { SIO_ADAPTER: 'classic' } },
 };
+
+// --target takes a name above or one of these.
+const ALIASES = { mesh: 'nestjs-mesh', sharded: 'socket.io sharded-dynamic', classic: 'socket.io classic' };
 
 function number(name, fallback, min, max) {
   const raw = arg(name);
@@ -115,15 +118,10 @@ async function runTarget(name) {
 const fmt = (value, digits = 0) => (value === null || value === undefined || !Number.isFinite(value) ? '–' : Number(value).toFixed(digits));
 const pct = (value) => `${fmt(value * 100, 1)}%`;
 
-/**
- * Node 4 during the busy phase, against its two idle windows: "like idle" when its extra CPU is
- * within how much the two idle windows differ from each other (at least 0.1 ms/s).
- */
+/** Node 4 during the busy phase against its idle windows (bench/rooms/like-idle.js). */
 function idleVerdict(n4) {
-  const excess = n4.busy - n4.idleMean;
-  const floor = Math.max(Math.abs(n4.idleBefore - n4.idleAfter), 100);
-  const amount = `${excess >= 0 ? '+' : ''}${fmt(excess / 1000, 2)} ms/s`;
-  return Math.abs(excess) <= floor ? `yes (${amount}, idle floor ±${fmt(floor / 1000, 2)})` : `no (${amount}, ${fmt(n4.excessPerBroadcast, 1)} µs/broadcast)`;
+  const amount = `${n4.excess >= 0 ? '+' : ''}${fmt(n4.excess / 1000, 2)} ± ${fmt(n4.margin / 1000, 2)} ms/s`;
+  return n4.likeIdle ? `yes (${amount})` : `no (${amount}; ${fmt(n4.excessPerBroadcast, 1)} µs/broadcast)`;
 }
 
 function mainTable(results) {
@@ -147,7 +145,7 @@ function mainTable(results) {
       `${pct(r.delivered)}${losses ? ` (${losses})` : ''}`,
       fmt(r.cpuPerDelivery, 1),
       `${fmt(n4.idleBefore / 1000, 2)} · ${fmt(n4.busy / 1000, 2)} · ${fmt(n4.idleAfter / 1000, 2)}`,
-      fmt(n4.busy / n4.idleMean, 2),
+      fmt(n4.busy / n4.idle, 2),
       idleVerdict(n4),
       `${fmt(n4.readIdle / 1024, 1)} · ${fmt(n4.readBusy / 1024, 1)}`,
       `${fmt(r.redisPerBroadcast.publishes, 2)} · ${fmt(r.redisPerBroadcast.outBytes)} · ${fmt(r.redisPerBroadcast.cpuMicros, 1)}`,
@@ -190,8 +188,8 @@ function roomTable(results) {
 
 async function main() {
   if (!fs.existsSync(join(__dirname, '../dist/lib/index.js'))) throw new Error('dist/ is missing: run npm run build (npm run bench:sharded does)');
-  const names = arg('target') ? [arg('target')] : Object.keys(TARGETS);
-  for (const name of names) if (!TARGETS[name]) throw new Error(`unknown target ${name} (${Object.keys(TARGETS).join(', ')})`);
+  const names = arg('target') ? [ALIASES[arg('target')] ?? arg('target')] : Object.keys(TARGETS);
+  for (const name of names) if (!TARGETS[name]) throw new Error(`unknown target ${name} (${Object.keys(TARGETS).join(', ')}; or ${Object.keys(ALIASES).join(', ')})`);
   const started = Date.now();
   const results = [];
   for (const name of names) {

@@ -7,7 +7,8 @@ const connectors = require('../clients');
 const { summarize, sleep } = require('../common');
 const { wallMs } = require('../servers/drive');
 const { makeLayout } = require('./layout');
-const { threadCpuMicros, bytesRead, connectionsTo, sliceSampler, trimmedRate } = require('./proc');
+const { threadCpuMicros, bytesRead, connectionsTo, sliceSampler } = require('./proc');
+const { sliceRates, compareToIdle, mean } = require('./like-idle');
 const { RedisStats, diff } = require('./redis-stats');
 
 const spec = JSON.parse(process.argv[2]);
@@ -18,6 +19,7 @@ const { idleNode, memberNodes } = layout;
 const SETTLE_MS = 500; // lets fire-and-forget subscriptions and sockets' buffers settle
 const DRAIN_MS = 3000;
 const WARMUP_SECONDS = 2;
+const COOL_DOWN_MS = 3000;
 const SLICE_MS = 1000; // node 4's CPU is read in slices of this length
 // A nestjs-mesh node spends ~100 ms of CPU some 8 s after it starts; idle windows begin later.
 const MIN_NODE_AGE_MS = 15_000;
@@ -111,7 +113,7 @@ async function main() {
     const slices = sampler.stop();
     trace('idle', slices);
     const cpu = nodeCpu().map((v, i) => v - cpu0[i]);
-    return { seconds, cpu, idleRate: trimmedRate(slices), idleMean: cpu[idleNode] / seconds, idleReadPerSecond: (bytesRead(pids[idleNode]) - read0) / seconds, redis: diff(s0, await stats.snapshot()) };
+    return { seconds, cpu, idleRates: sliceRates(slices), idleMean: cpu[idleNode] / seconds, idleReadPerSecond: (bytesRead(pids[idleNode]) - read0) / seconds, redis: diff(s0, await stats.snapshot()) };
   };
 
   // Each member node publishes to the rooms it is the publisher of, the rates adding up to
@@ -158,6 +160,9 @@ async function main() {
   const busyRedis = minusBackground(diff(s0, await stats.snapshot()), background);
   counting = false;
 
+  // The busy phase's aftermath (a node that received its traffic collects its garbage within
+  // a second or two) belongs to neither window.
+  await sleep(COOL_DOWN_MS);
   const idle2 = await idleWindow();
 
   // Churn: a batch of joins, then the same leaves, each measured on its own.
@@ -176,10 +181,7 @@ async function main() {
   stats.close();
 
   const memberCpu = memberNodes.reduce((sum, n) => sum + busyCpu[n], 0);
-  const idleBefore = idle1.idleRate;
-  const idleAfter = idle2.idleRate;
-  const idleMean = (idleBefore + idleAfter) / 2;
-  const idleBusy = trimmedRate(busySlices);
+  const n4 = compareToIdle([...idle1.idleRates, ...idle2.idleRates], sliceRates(busySlices));
   return {
     rooms: layout.rooms.length,
     broadcasts,
@@ -194,13 +196,13 @@ async function main() {
     cpuPerDelivery: memberCpu / received.size,
     busySeconds,
     idleNode: {
-      idleBefore,
-      busy: idleBusy,
-      idleAfter,
-      idleMean,
-      // Plain means, with every slice:
+      // µs of CPU per second, from 1-second slices without each window's busiest one
+      idleBefore: mean(idle1.idleRates),
+      idleAfter: mean(idle2.idleRates),
+      ...n4,
+      excessPerBroadcast: (n4.excess * driveSeconds) / broadcasts,
+      // plain means over whole windows, every slice included
       means: { idleBefore: idle1.idleMean, busy: idleBusyCpu / driveSeconds, idleAfter: idle2.idleMean },
-      excessPerBroadcast: ((idleBusy - idleMean) * driveSeconds) / broadcasts,
       readIdle: (idle1.idleReadPerSecond + idle2.idleReadPerSecond) / 2,
       readBusy: idleBusyRead / driveSeconds,
     },

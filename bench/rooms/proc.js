@@ -84,17 +84,4 @@ function sliceSampler(pid, sliceMs) {
   };
 }
 
-/**
- * CPU µs per second over slices, without the single busiest slice: a one-off burst (a garbage
- * collection, a timer that fires every 25 s) moves the mean of a few idle seconds by more than
- * what is being looked for. Applied alike to idle and busy windows.
- */
-function trimmedRate(slices) {
-  const whole = slices.filter((s) => s.ms >= 100);
-  if (whole.length < 3) return (slices.reduce((a, s) => a + s.cpu, 0) / slices.reduce((a, s) => a + s.ms, 0)) * 1000;
-  const busiest = whole.reduce((max, s) => (s.cpu / s.ms > max.cpu / max.ms ? s : max));
-  const kept = whole.filter((s) => s !== busiest);
-  return (kept.reduce((a, s) => a + s.cpu, 0) / kept.reduce((a, s) => a + s.ms, 0)) * 1000;
-}
-
-module.exports = { threadCpuMicros, bytesRead, connectionsTo, sliceSampler, trimmedRate };
+module.exports = { threadCpuMicros, bytesRead, connectionsTo, sliceSampler };

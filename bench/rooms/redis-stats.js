@@ -8,15 +8,6 @@ const OWN = /^(info|client\|list|pubsub\|.*)$/;
 const PUBLISHES = ['publish', 'spublish'];
 const SUBSCRIPTION_CHANGES = ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe'];
 
-/** The bytes of every client's query, reply and output buffers, from CLIENT LIST. */
-function clientBuffers(list) {
-  let bytes = 0;
-  for (const line of list.split('\n')) {
-    for (const name of ['qbuf', 'qbuf-free', 'argv-mem', 'rbs', 'omem']) bytes += Number(new RegExp(`(?:^| )${name}=(\\d+)`).exec(line)?.[1] ?? 0);
-  }
-  return bytes;
-}
-
 function parseInfo(text) {
   const fields = {};
   for (const line of text.split('\r\n')) {
@@ -34,9 +25,9 @@ class RedisStats {
   }
 
   /**
-   * Counters now: calls per command, bytes in and out, and used memory without the clients' I/O
-   * buffers (query, reply and output buffers grow and shrink with traffic, by more than a room
-   * costs), read in one pipeline so both describe the same moment.
+   * Counters now: calls per command, bytes in and out, and used memory without what Redis
+   * counts as client memory (query, reply and output buffers grow and shrink with traffic, by
+   * more than a room costs; also each client's own entry per subscribed channel, ~32 bytes).
    */
   async snapshot() {
     const calls = {};
@@ -44,10 +35,8 @@ class RedisStats {
     let netOut = 0;
     let usedMemory = 0;
     for (const redis of this.connections) {
-      const [[e1, infoText], [e2, clientList]] = await redis.pipeline().info('commandstats', 'stats', 'memory').client('LIST').exec();
-      if (e1 || e2) throw e1 || e2;
-      const info = parseInfo(infoText);
-      usedMemory -= clientBuffers(clientList);
+      const info = parseInfo(await redis.info('commandstats', 'stats', 'memory'));
+      usedMemory += Number(info.used_memory) - Number(info.mem_clients_normal) - Number(info.mem_clients_slaves);
       for (const [key, value] of Object.entries(info)) {
         if (!key.startsWith('cmdstat_')) continue;
         const name = key.slice('cmdstat_'.length);
@@ -55,14 +44,13 @@ class RedisStats {
       }
       netIn += Number(info.total_net_input_bytes);
       netOut += Number(info.total_net_output_bytes);
-      usedMemory += Number(info.used_memory);
     }
     return { at: performance.now(), calls, netIn, netOut, usedMemory };
   }
 
   /**
-   * Used memory without client buffers, the median of 5 readings 200 ms apart: a query buffer
-   * (~20 KB) now and then escapes the correction for one reading.
+   * Used memory without client memory, the median of 5 readings 200 ms apart (a reading during
+   * a burst of traffic can be off by a buffer).
    */
   async memory() {
     const readings = [];
