@@ -6,15 +6,18 @@ const MIN_SLICE_MS = 500; // a shorter, partial last slice is left out
 const ABSOLUTE_FLOOR = 100; // µs/s: differences below 0.1 ms of CPU per second count as none
 
 /**
- * A window's slices as CPU µs per second, without its busiest slice: a one-off burst (a garbage
- * collection, socket.io's ping every 25 s) moves the mean of a few seconds by more than what is
- * looked for. Applied alike to idle and busy windows.
+ * A window's slices as CPU µs per second, without its busiest quarter (at least one slice when
+ * there are 3 or more): a one-off burst (V8's memory reducer collecting garbage some 8 s after a
+ * node's traffic stopped, socket.io's ping every 25 s) moves the mean of a few seconds by more
+ * than what is looked for. Applied alike to idle and busy windows.
  */
 function sliceRates(slices) {
-  const rates = slices.filter((s) => s.ms >= MIN_SLICE_MS).map((s) => (s.cpu / s.ms) * 1000);
-  if (rates.length < 3) return rates;
-  rates.splice(rates.indexOf(Math.max(...rates)), 1);
-  return rates;
+  const rates = slices
+    .filter((s) => s.ms >= MIN_SLICE_MS)
+    .map((s) => (s.cpu / s.ms) * 1000)
+    .sort((a, b) => a - b);
+  const drop = rates.length < 3 ? 0 : Math.max(1, Math.floor(rates.length / 4));
+  return rates.slice(0, rates.length - drop);
 }
 
 const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;

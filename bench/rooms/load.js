@@ -1,8 +1,9 @@
 'use strict';
 // The load generator of bench/sharded.js for one target, in its own process:
 // node bench/rooms/load.js '<json spec>'. Prints one JSON line with the measurements.
-// Phases: connect, join (memory per room), idle, busy (rooms publish at a fixed rate), idle
-// again, churn (joins and leaves, Redis commands per operation).
+// Phases: connect, join (memory per room), warm-up, idle, busy (rooms publish at a fixed rate),
+// idle again, churn (joins and leaves, Redis commands per operation); a cool-down before each
+// idle window.
 const connectors = require('../clients');
 const { summarize, sleep } = require('../common');
 const { wallMs } = require('../servers/drive');
@@ -21,7 +22,7 @@ const DRAIN_MS = 3000;
 const WARMUP_SECONDS = 2;
 const COOL_DOWN_MS = 3000;
 const SLICE_MS = 1000; // node 4's CPU is read in slices of this length
-// A nestjs-mesh node spends ~100 ms of CPU some 8 s after it starts; idle windows begin later.
+// A nestjs-mesh node spent ~100 ms of CPU some 8 s after it started; idle windows begin later.
 const MIN_NODE_AGE_MS = 15_000;
 
 async function inBatches(items, size, run) {
@@ -48,7 +49,7 @@ function onTick(client, tick) {
 const cpuOf = (list) => list.reduce((sum, pid) => sum + threadCpuMicros(pid), 0);
 const nodeCpu = () => pids.map((pid) => threadCpuMicros(pid));
 
-/** Per-millisecond rates of a diff, to take the background out of another diff. */
+/** A diff without the background: the idle window's counts scaled to the diff's length. */
 function minusBackground(d, background) {
   const scale = d.ms / background.ms;
   const calls = {};
@@ -130,7 +131,7 @@ async function main() {
   // Warm-up (not counted): the delivery paths get compiled, and the nodes are past their
   // start-up work before the first idle window.
   await drive(WARMUP_SECONDS);
-  await sleep(Math.max(SETTLE_MS, spec.serversStartedAt + MIN_NODE_AGE_MS - Date.now()));
+  await sleep(Math.max(COOL_DOWN_MS, spec.serversStartedAt + MIN_NODE_AGE_MS - Date.now()));
 
   const idle1 = await idleWindow();
   const background = idle1.redis;
