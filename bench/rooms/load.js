@@ -21,6 +21,9 @@ const SETTLE_MS = 500; // lets fire-and-forget subscriptions and sockets' buffer
 const DRAIN_MS = 3000;
 const WARMUP_SECONDS = 2;
 const COOL_DOWN_MS = 3000;
+// V8's memory reducer collects garbage ~8 s after a node's last traffic (~150 ms of CPU over 2-3
+// s); the first idle window starts after it, since the warm-up is traffic too.
+const WARMUP_COOL_DOWN_MS = 10_000;
 const SLICE_MS = 1000; // node 4's CPU is read in slices of this length
 // A nestjs-mesh node spent ~100 ms of CPU some 8 s after it started; idle windows begin later.
 const MIN_NODE_AGE_MS = 15_000;
@@ -71,7 +74,10 @@ function perOperation(d, background, count) {
 
 // SHARDED_TRACE=1: node 4's CPU slices of each window on stderr, to see its noise.
 function trace(name, slices) {
-  if (process.env.SHARDED_TRACE) process.stderr.write(`node 4 ${name}, ms CPU per ${SLICE_MS} ms: ${slices.map((x) => (x.cpu / 1000).toFixed(2)).join(' ')}\n`);
+  if (!process.env.SHARDED_TRACE) return;
+  const ms = slices.reduce((a, x) => a + x.ms, 0);
+  const age = ((Date.now() - ms - spec.serversStartedAt) / 1000).toFixed(1);
+  process.stderr.write(`node 4 ${name} from ${age} s after start, ms CPU per ${SLICE_MS} ms: ${slices.map((x) => (x.cpu / 1000).toFixed(2)).join(' ')}\n`);
 }
 
 async function main() {
@@ -131,7 +137,7 @@ async function main() {
   // Warm-up (not counted): the delivery paths get compiled, and the nodes are past their
   // start-up work before the first idle window.
   await drive(WARMUP_SECONDS);
-  await sleep(Math.max(COOL_DOWN_MS, spec.serversStartedAt + MIN_NODE_AGE_MS - Date.now()));
+  await sleep(Math.max(WARMUP_COOL_DOWN_MS, spec.serversStartedAt + MIN_NODE_AGE_MS - Date.now()));
 
   const idle1 = await idleWindow();
   const background = idle1.redis;
