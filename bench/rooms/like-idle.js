@@ -7,9 +7,9 @@ const ABSOLUTE_FLOOR = 100; // µs/s: differences below 0.1 ms of CPU per second
 
 /**
  * A window's slices as CPU µs per second, without its busiest quarter (at least one slice when
- * there are 3 or more): a one-off burst (V8's memory reducer collecting garbage some 8 s after a
- * node's traffic stopped, socket.io's ping every 25 s) moves the mean of a few seconds by more
- * than what is looked for. Applied alike to idle and busy windows.
+ * there are 3 or more): a one-off burst (a garbage collection some 8 s after a node's traffic
+ * stopped, socket.io's ping every 25 s) moves the mean of a few seconds by more than what is
+ * looked for. Applied alike to idle and busy windows.
  */
 function sliceRates(slices) {
   const rates = slices

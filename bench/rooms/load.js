@@ -21,8 +21,8 @@ const SETTLE_MS = 500; // lets fire-and-forget subscriptions and sockets' buffer
 const DRAIN_MS = 3000;
 const WARMUP_SECONDS = 2;
 const COOL_DOWN_MS = 3000;
-// V8's memory reducer collects garbage ~8 s after a node's last traffic (~150 ms of CPU over 2-3
-// s); the first idle window starts after it, since the warm-up is traffic too.
+// A nestjs-mesh node collects garbage ~8 s after its last traffic (100-150 ms of CPU, by the
+// timing V8's memory reducer); the first idle window starts after it, the warm-up being traffic.
 const WARMUP_COOL_DOWN_MS = 10_000;
 const SLICE_MS = 1000; // node 4's CPU is read in slices of this length
 // A nestjs-mesh node spent ~100 ms of CPU some 8 s after it started; idle windows begin later.
@@ -86,16 +86,22 @@ async function main() {
   const sessions = await inBatches(clients, 50, (c) => connect(ports[c.node], undefined, { tick: (tick) => onTick(c, tick) }));
   const control = await Promise.all(ports.map((port) => connect(port, undefined, {})));
   const call = (client, command, payload) => sessions[client].call(command, payload);
+  // Joins and leaves, each of which must answer true (a member added or removed).
+  const membership = async (command, list, batch) => {
+    const answers = await inBatches(list, batch, (j) => call(j.client, command, { room: j.room }));
+    const refused = answers.filter((a) => a !== true).length;
+    if (refused) throw new Error(`${refused} of ${list.length} ${command}s did not answer true`);
+  };
 
   // Quiet rooms first: the idle node's own rooms are part of the baseline.
-  await inBatches(layout.quiet.flatMap((room) => room.members.map((client) => ({ client, room: room.name }))), 100, (j) => call(j.client, 'join', { room: j.room }));
+  await membership('join', layout.quiet.flatMap((room) => room.members.map((client) => ({ client, room: room.name }))), 100);
   await sleep(SETTLE_MS * 2);
   const memoryBefore = await stats.memory();
   const beforeJoins = await stats.snapshot();
 
   // Busy rooms: every membership of the layout.
   const joins = layout.rooms.flatMap((room) => room.members.map((client) => ({ client, room: room.name })));
-  await inBatches(joins, 100, (j) => call(j.client, 'join', { room: j.room }));
+  await membership('join', joins, 100);
   await sleep(SETTLE_MS);
   const afterJoins = await stats.snapshot();
   await sleep(SETTLE_MS * 2);
@@ -177,7 +183,7 @@ async function main() {
   for (const [kind, list] of Object.entries(layout.churn)) {
     const measure = async (command) => {
       const a = await stats.snapshot();
-      await inBatches(list, 50, (j) => call(j.client, command, { room: j.room }));
+      await membership(command, list, 50);
       await sleep(SETTLE_MS);
       return perOperation(diff(a, await stats.snapshot()), background, list.length);
     };
