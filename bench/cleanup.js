@@ -6,9 +6,9 @@
 // registry's cleanupNode) and reports the total time, the slowest step, and the slowest single
 // command Redis ran (its SLOWLOG, every command over 0.2 ms, on every master): no step may block
 // Redis for long, however many connections the node held.
-const { Cluster, Redis } = require('ioredis');
+const { Redis } = require('ioredis');
 const { startRedis, stop, arg } = require('./common');
-const { startCluster } = require('./redis-cluster');
+const { startRedisCluster } = require('./rooms/redis-cluster');
 const { RedisConnections } = require('../dist/lib/state/redis/redis-connections');
 const { RedisSharedState } = require('../dist/lib/state/shared-state/redis-shared-state');
 const { MeshClientRedisRegistry } = require('../dist/lib/registry/mesh-client-redis-registry');
@@ -25,9 +25,9 @@ async function inBatches(total, size, fn) {
 
 async function main() {
   const onCluster = process.argv.includes('--cluster');
-  const server = onCluster ? await startCluster(3) : await startRedis();
-  const option = onCluster ? { cluster: server.nodes } : server.url;
-  const masters = onCluster ? server.ports.map((port) => new Redis({ port })) : [new Redis(server.url)];
+  const server = onCluster ? await startRedisCluster() : await startRedis();
+  const option = onCluster ? { cluster: server.servers } : server.url;
+  const masters = onCluster ? server.servers.map(({ port }) => new Redis({ port })) : [new Redis(server.url)];
   const redis = new RedisConnections(option, PREFIX);
   try {
     await redis.connect();
@@ -97,7 +97,7 @@ async function main() {
   } finally {
     await redis.stop();
     for (const m of masters) m.disconnect();
-    if (onCluster) await server.close();
+    if (onCluster) server.stop();
     else await stop(server.child);
   }
 }

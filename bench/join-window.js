@@ -11,7 +11,7 @@ const { NestFactory } = require('@nestjs/core');
 const { WebSocket } = require('ws');
 const { MeshModule, MeshServer } = require('../dist/lib');
 const { startRedis, stop, summarize } = require('./common');
-const { startCluster } = require('./redis-cluster');
+const { startRedisCluster } = require('./rooms/redis-cluster');
 
 const JOINS = 1000;
 
@@ -51,8 +51,8 @@ async function measure(mesh, connectionId, label) {
 async function main() {
   Logger.overrideLogger(['error']);
   const onCluster = process.argv.includes('--cluster');
-  const server = onCluster ? await startCluster(3) : await startRedis();
-  const redis = onCluster ? { cluster: server.nodes } : server.url;
+  const server = onCluster ? await startRedisCluster() : await startRedis();
+  const redis = onCluster ? { cluster: server.servers } : server.url;
   const a = await node(redis);
   const b = await node(redis);
   const onA = await connectionOn(a.mesh);
@@ -65,7 +65,7 @@ async function main() {
     onB.socket.close();
     await a.app.close();
     await b.app.close();
-    if (onCluster) await server.close();
+    if (onCluster) server.stop();
     else await stop(server.child);
   }
 }

@@ -10,10 +10,7 @@ const { driveRooms } = require('./room-drive');
 
 function redisOption() {
   if (!process.env.REDIS_CLUSTER) return process.env.REDIS_URL;
-  const cluster = JSON.parse(process.env.REDIS_CLUSTER);
-  // host/port name the first master too: a library without cluster support then fails against
-  // the private cluster (MOVED) instead of trying a default Redis on 6379.
-  return { cluster, host: cluster[0].host, port: cluster[0].port };
+  return { cluster: JSON.parse(process.env.REDIS_CLUSTER) };
 }
 
 async function main() {
