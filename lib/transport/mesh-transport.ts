@@ -254,10 +254,13 @@ export class MeshTransport {
       .then(() => this.events.emitConnect(connection, metadata))
       .then(
         () => {
+          // resolveClientId and the connect hooks have seen the whole request; the rest is let go.
+          connection.releaseRequest();
           connection.send(this.assignIdCommand, connection.id);
           return true;
         },
         (error: Error) => {
+          connection.releaseRequest();
           this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
           connection.close(1011, 'Registration failed');
           void this.store.removeConnection(connection.id).catch(() => undefined);
