@@ -5,7 +5,7 @@ import { startApp, uniquePrefix, type TestApp } from '../support/test-app';
 
 /**
  * What an idle connection keeps for as long as its socket lives (bench/idle-memory.js measures the
- * bytes): not the upgrade's IncomingMessage.
+ * bytes): not the upgrade's IncomingMessage, and no listener closures of its own.
  */
 describe('what an idle connection keeps', () => {
   let t: TestApp;
@@ -53,5 +53,16 @@ describe('what an idle connection keeps', () => {
     }
     // Nothing else holds the IncomingMessage in the connection's own fields.
     expect(Object.values(connection).some((value) => value instanceof IncomingMessage)).toBe(false);
+  });
+
+  it('every socket has the same listener functions: no closure per connection', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    for (const event of ['message', 'error', 'close']) {
+      const mine = a.socket.listeners(event);
+      expect(mine).toHaveLength(1);
+      expect(b.socket.listeners(event)[0]).toBe(mine[0]);
+    }
+    // Before the handshake the transport guards the raw socket against errors; ws guards it after.
+    expect(a.request.socket.listeners('error')).toHaveLength(1);
   });
 });
