@@ -56,6 +56,10 @@ const NOT_REGISTERED = Symbol('not registered');
 /** Socket errors before ws takes the socket over (ws then listens itself); one function for all. */
 function ignoreSocketError(): void {}
 
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<T>).then === 'function';
+}
+
 /** Counts work in flight and tells when none is left. */
 class InFlight {
   private count = 0;
@@ -160,12 +164,13 @@ export class MeshTransport {
     const originalEmit = server.emit;
     const claim = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (trimSlash(pathnameOf(request.url)) !== this.path) return false;
-      void this.handleUpgrade(request, socket, head);
+      this.handleUpgrade(request, socket, head);
       return true;
     };
-    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'upgrade' && claim(args[0] as IncomingMessage, args[1] as Duplex, args[2] as Buffer)) return true;
-      return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
+    // Every event of the server passes here: named parameters and `arguments`, no arrays per call.
+    server.emit = function (this: Server, event: string | symbol, request?: unknown, socket?: unknown, head?: unknown): boolean {
+      if (event === 'upgrade' && claim(request as IncomingMessage, socket as Duplex, head as Buffer)) return true;
+      return originalEmit.apply(this, arguments as unknown as Parameters<Server['emit']>);
     } as Server['emit'];
     // Node only emits 'upgrade' when someone listens for it; this listener also answers
     // upgrades for unknown paths when nobody else (a gateway adapter) is there to.
@@ -226,34 +231,65 @@ export class MeshTransport {
     });
   }
 
-  private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /**
+   * Origin check, authentication, then the WebSocket handshake. Synchronous unless the app's
+   * `allowedOrigins` or `authenticateConnection` returns a promise (or upgrades are held): no
+   * promise and no microtask per connection on the common path.
+   */
+  private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignoreSocketError);
     if (!this.accepting) return this.refuse(socket, { status: 503, message: 'Server is shutting down' });
-    let originAllowed: boolean;
+    let allowed: boolean | PromiseLike<boolean>;
     try {
-      originAllowed = (await this.originAllowed(request)) === true;
+      allowed = this.originAllowed(request);
     } catch (error) {
-      this.logger.warn(`The allowedOrigins function threw; connection refused: ${(error as Error).message}`);
-      originAllowed = false;
+      allowed = this.originCheckFailed(error);
     }
+    if (!isThenable(allowed)) return this.authenticate(request, socket, head, allowed === true);
+    allowed.then(
+      (ok) => this.authenticate(request, socket, head, ok === true),
+      (error: unknown) => this.authenticate(request, socket, head, this.originCheckFailed(error)),
+    );
+  }
+
+  private originCheckFailed(error: unknown): false {
+    this.logger.warn(`The allowedOrigins function threw; connection refused: ${(error as Error)?.message}`);
+    return false;
+  }
+
+  private authenticate(request: IncomingMessage, socket: Duplex, head: Buffer, originAllowed: boolean): void {
     if (!originAllowed) return this.refuse(socket, { status: 403, message: 'Origin not allowed' });
-    let metadata: AuthenticationResult;
-    if (this.options.authenticateConnection) {
-      try {
-        metadata = await this.options.authenticateConnection(request);
-      } catch (error) {
-        return this.refuse(socket, refusalOf(error));
-      }
-      if (metadata === null || metadata === undefined || metadata === false) {
-        return this.refuse(socket, { status: 401, message: 'Unauthorized' });
-      }
+    const authenticate = this.options.authenticateConnection;
+    if (!authenticate) return this.admit(request, socket, head, undefined);
+    let result: AuthenticationResult | PromiseLike<AuthenticationResult>;
+    try {
+      result = authenticate(request);
+    } catch (error) {
+      return this.refuse(socket, refusalOf(error));
     }
-    if (this.held) await this.held;
+    if (!isThenable(result)) return this.authenticated(request, socket, head, result);
+    result.then(
+      (metadata) => this.authenticated(request, socket, head, metadata),
+      (error: unknown) => this.refuse(socket, refusalOf(error)),
+    );
+  }
+
+  private authenticated(request: IncomingMessage, socket: Duplex, head: Buffer, metadata: AuthenticationResult): void {
+    if (metadata === null || metadata === undefined || metadata === false) {
+      return this.refuse(socket, { status: 401, message: 'Unauthorized' });
+    }
+    this.admit(request, socket, head, metadata === true || !metadata ? undefined : metadata);
+  }
+
+  private admit(request: IncomingMessage, socket: Duplex, head: Buffer, metadata: Record<string, unknown> | undefined): void {
+    if (this.held) {
+      void this.held.then(() => this.admit(request, socket, head, metadata));
+      return;
+    }
     if (socket.destroyed || !this.accepting) return;
-    const accepted = metadata === true || !metadata ? undefined : metadata;
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('error', ignoreSocketError);
-      this.onConnection(ws as MeshSocket, request, accepted);
+      this.onConnection(ws as MeshSocket, request, metadata);
     });
   }
 
