@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
 import { writeFrame } from '../transport/frame-writer';
 import type { PreparedFrame } from '../transport/prepared-frame';
-import { keptRequest, type UpgradeRequest } from './upgrade-request';
+import type { UpgradeRequest } from './upgrade-request';
 
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code
@@ -14,34 +14,22 @@ export class Connection {
   private closed = false;
   private lastLatency = 0;
   private registeredAs?: string;
-  private upgrade: UpgradeRequest;
 
   constructor(
     /** The connection id sent to the client in `<prefix>/assign-id`. */
     readonly id: string,
     /** The underlying `ws` socket. */
     readonly socket: WebSocket,
-    request: UpgradeRequest,
+    /**
+     * The HTTP upgrade request as a connection keeps it: method, URL with query string, headers
+     * (without the handshake's own) and the socket (remote address); see {@link UpgradeRequest}.
+     * `allowedOrigins` and `authenticateConnection` get the whole `IncomingMessage`.
+     */
+    readonly request: UpgradeRequest,
     /** Id of the node that owns the socket (this one). */
     readonly nodeId: string,
     private readonly maxBufferedAmount: number,
-  ) {
-    this.upgrade = request;
-  }
-
-  /**
-   * The HTTP upgrade request: method, URL with query string, headers, and the socket (remote
-   * address). While the connection registers (`resolveClientId`, connect hooks) it is the
-   * `IncomingMessage` itself; afterwards only these fields are kept (see {@link UpgradeRequest}).
-   */
-  get request(): UpgradeRequest {
-    return this.upgrade;
-  }
-
-  /** @internal called by the transport once the connection registered: the rest of the request is let go. */
-  releaseRequest(): void {
-    this.upgrade = keptRequest(this.upgrade);
-  }
+  ) {}
 
   /** Last measured round trip in ms (0 until the first `latency:response`). */
   get latency(): number {

@@ -2,12 +2,12 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * What a connection keeps of its HTTP upgrade request: the request line, the headers and the
- * socket (`socket.remoteAddress`). Until the connection is registered (`resolveClientId`, connect
- * hooks) this is the `IncomingMessage` itself. After that only these fields are kept, and the
- * headers without the handshake's own (`connection`, `upgrade`, `sec-websocket-key`,
- * `-version`, `-extensions`): the whole message (stream state, raw headers, trailers) costs
- * about 1 KB per connection for as long as the socket lives.
+ * What a connection keeps of its HTTP upgrade request (`connection.request`, and what
+ * `resolveClientId` gets): the request line, the headers without the handshake's own
+ * (`connection`, `upgrade`, `sec-websocket-key`, `-version`, `-extensions`) and the socket
+ * (`socket.remoteAddress`). The whole `IncomingMessage` (stream state, raw headers, trailers)
+ * would cost about 1 KB per connection for as long as the socket lives; `allowedOrigins` and
+ * `authenticateConnection`, which run at the upgrade, get it.
  */
 export interface UpgradeRequest {
   readonly method?: string;
@@ -27,7 +27,7 @@ function withoutHandshake(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return kept;
 }
 
-/** The fields of an upgrade request a connection keeps once it is registered. */
+/** The fields of an upgrade request a connection keeps. */
 class KeptRequest implements UpgradeRequest {
   readonly method?: string;
   readonly url?: string;
@@ -46,6 +46,6 @@ class KeptRequest implements UpgradeRequest {
 }
 
 /** The part of `request` worth keeping for the life of a connection. */
-export function keptRequest(request: UpgradeRequest): UpgradeRequest {
-  return request instanceof KeptRequest ? request : new KeptRequest(request as IncomingMessage);
+export function keptRequest(request: IncomingMessage): UpgradeRequest {
+  return new KeptRequest(request);
 }

@@ -154,7 +154,7 @@ export interface MeshModuleOptions {
    * that connects again under the same id supersedes its older connection, on any node, and
    * receives its invokes: derive it from an authenticated identity (`authentication` is what
    * `authenticateConnection` returned), never from something the client merely claims.
-   * `request` is `connection.request` (the upgrade request; see {@link UpgradeRequest}).
+   * `request` is `connection.request`: the upgrade request as the connection keeps it ({@link UpgradeRequest}).
    * @default the connection id
    */
   resolveClientId?: (connection: Connection, request: UpgradeRequest, authentication: Record<string, unknown> | undefined) => string | Promise<string>;

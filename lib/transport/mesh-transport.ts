@@ -10,6 +10,7 @@ import { CommandDispatcher } from '../commands/command-dispatcher';
 import { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
+import { keptRequest } from '../connection/upgrade-request';
 import { MessageRouter } from '../delivery/message-router';
 import { MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
@@ -303,7 +304,8 @@ export class MeshTransport {
   }
 
   private onConnection(ws: MeshSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
-    const connection = new Connection(randomUUID(), ws, request, this.nodes.nodeId, this.options.maxBufferedAmount);
+    // The connection keeps the request line, headers and socket; the message itself is let go.
+    const connection = new Connection(randomUUID(), ws, keptRequest(request), this.nodes.nodeId, this.options.maxBufferedAmount);
     const state = new SocketState(connection);
     this.limiter?.fill(state);
     ws.meshState = state;
@@ -328,8 +330,6 @@ export class MeshTransport {
       void this.store.removeConnection(connection.id).catch(() => undefined);
       ok = false;
     }
-    // resolveClientId and the connect hooks have seen the whole request; the rest is let go.
-    connection.releaseRequest();
     if (ok) connection.send(this.assignIdCommand, connection.id);
     state.ready = ok;
     state.registered = undefined;
