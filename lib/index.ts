@@ -25,6 +25,7 @@ export type { MeshCommandContext, MeshMiddlewareFn, MeshCommandHandlerFn } from 
 export { MeshServer, type BroadcastOptions, type PublishOptions, type ChannelGuard, type RoomGuard } from './mesh-server';
 export { ConnectionManager, type SetMetadataOptions, type MetadataEntry } from './connection/connection-manager';
 export { Connection } from './connection/connection';
+export type { UpgradeRequest } from './connection/upgrade-request';
 export type { ConnectionRef } from './connection/connection-ref';
 export {
   MeshClientService,

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
 import { writeFrame } from '../transport/frame-writer';
 import type { PreparedFrame } from '../transport/prepared-frame';
+import type { UpgradeRequest } from './upgrade-request';
 
 /**
  * One client connection on this node. Commands receive it (`@MeshConnection()`), and server code
@@ -20,8 +20,12 @@ export class Connection {
     readonly id: string,
     /** The underlying `ws` socket. */
     readonly socket: WebSocket,
-    /** The HTTP upgrade request (headers, URL with query string, remote address). */
-    readonly request: IncomingMessage,
+    /**
+     * The HTTP upgrade request as a connection keeps it: method, URL with query string, headers
+     * (without the handshake's own) and the socket (remote address); see {@link UpgradeRequest}.
+     * `allowedOrigins` and `authenticateConnection` get the whole `IncomingMessage`.
+     */
+    readonly request: UpgradeRequest,
     /** Id of the node that owns the socket (this one). */
     readonly nodeId: string,
     private readonly maxBufferedAmount: number,

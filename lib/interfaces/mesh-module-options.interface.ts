@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { MeshRedisOption } from '../state/redis/redis-option';
 import type { Connection } from '../connection/connection';
+import type { UpgradeRequest } from '../connection/upgrade-request';
 import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 
 /** What `authenticateConnection` may return: the connection's initial metadata, `true` (accept with none), or a refusal. */
@@ -156,9 +157,10 @@ export interface MeshModuleOptions {
    * that connects again under the same id supersedes its older connection, on any node, and
    * receives its invokes: derive it from an authenticated identity (`authentication` is what
    * `authenticateConnection` returned), never from something the client merely claims.
+   * `request` is `connection.request`: the upgrade request as the connection keeps it ({@link UpgradeRequest}).
    * @default the connection id
    */
-  resolveClientId?: (connection: Connection, request: IncomingMessage, authentication: Record<string, unknown> | undefined) => string | Promise<string>;
+  resolveClientId?: (connection: Connection, request: UpgradeRequest, authentication: Record<string, unknown> | undefined) => string | Promise<string>;
   /** Where the client registry lives. @default Redis with a `redis` option, else in-process */
   registryBackend?: MeshClientRegistryBackend<any>;
   /**

@@ -18,9 +18,15 @@ export interface HeartbeatOptions {
   maxMissedPongs: number;
 }
 
-/** What the heartbeat knows of one socket. */
-interface SocketBeat {
+/**
+ * What the heartbeat knows of one socket. It lives on the transport's per-socket state, so the
+ * heartbeat keeps no map of its own: a slice is an array of these, and `slot` is the index there.
+ */
+export interface Beat {
+  readonly connection: Connection;
+  /** Index of its slice, and its place in it (-1 while untracked). */
   slice: number;
+  slot: number;
   awaitingPong: boolean;
   missedPongs: number;
   /** When the pending `latency:request` was sent; 0 if none. */
@@ -35,8 +41,7 @@ interface SocketBeat {
  * Two timers per node, each serving one slice of the connections per tick.
  */
 export class Heartbeat {
-  private readonly beats = new Map<Connection, SocketBeat>();
-  private readonly slices: Array<Set<Connection>> = Array.from({ length: SLICES }, () => new Set());
+  private readonly slices: Beat[][] = Array.from({ length: SLICES }, () => []);
   private clocks: SliceClock[] = [];
   private nextSlice = 0;
 
@@ -56,33 +61,37 @@ export class Heartbeat {
   }
 
   /** Starts beating for a connection (in the next slice, so slices stay even). */
-  track(connection: Connection): void {
-    const slice = this.nextSlice++ % SLICES;
-    this.beats.set(connection, { slice, awaitingPong: false, missedPongs: 0, latencyRequestedAt: 0 });
-    this.slices[slice].add(connection);
+  track(beat: Beat): void {
+    if (beat.slot >= 0) return;
+    const slice = this.slices[(beat.slice = this.nextSlice++ % SLICES)];
+    beat.slot = slice.push(beat) - 1;
+    beat.awaitingPong = false;
+    beat.missedPongs = 0;
+    beat.latencyRequestedAt = 0;
   }
 
-  untrack(connection: Connection): void {
-    const beat = this.beats.get(connection);
-    if (!beat) return;
-    this.slices[beat.slice].delete(connection);
-    this.beats.delete(connection);
+  untrack(beat: Beat): void {
+    if (beat.slot < 0) return;
+    // Swap with the last of the slice: O(1), and the slice stays dense.
+    const slice = this.slices[beat.slice];
+    const last = slice.pop()!;
+    if (last !== beat) {
+      slice[beat.slot] = last;
+      last.slot = beat.slot;
+    }
+    beat.slot = -1;
   }
 
   /** Handles `pong` and `latency:response`; returns false for any other command. */
-  handle(connection: Connection, command: string): boolean {
+  handle(beat: Beat, command: string): boolean {
     if (command === HeartbeatCommand.PONG) {
-      const beat = this.beats.get(connection);
-      if (beat) {
-        beat.awaitingPong = false;
-        beat.missedPongs = 0;
-      }
+      beat.awaitingPong = false;
+      beat.missedPongs = 0;
       return true;
     }
     if (command === HeartbeatCommand.LATENCY_RESPONSE) {
-      const beat = this.beats.get(connection);
-      if (beat?.latencyRequestedAt) {
-        connection.recordLatency(Date.now() - beat.latencyRequestedAt);
+      if (beat.latencyRequestedAt) {
+        beat.connection.recordLatency(Date.now() - beat.latencyRequestedAt);
         beat.latencyRequestedAt = 0;
       }
       return true;
@@ -90,27 +99,26 @@ export class Heartbeat {
     return false;
   }
 
-  private ping(slice: ReadonlySet<Connection>): void {
-    for (const connection of [...slice]) {
-      const beat = this.beats.get(connection)!;
+  private ping(slice: readonly Beat[]): void {
+    // A copy: a write can drop a slow consumer, and a terminated socket may leave the slice.
+    for (const beat of slice.slice()) {
       if (beat.awaitingPong && ++beat.missedPongs > this.options.maxMissedPongs) {
-        connection.terminate();
+        beat.connection.terminate();
         continue;
       }
       beat.awaitingPong = true;
-      connection.sendRaw(PING_FRAME);
+      beat.connection.sendRaw(PING_FRAME);
     }
   }
 
-  private measure(slice: ReadonlySet<Connection>): void {
+  private measure(slice: readonly Beat[]): void {
     const now = Date.now();
-    for (const connection of [...slice]) {
-      const beat = this.beats.get(connection)!;
+    for (const beat of slice.slice()) {
       // A request still unanswered after a ping interval is given up, and asked again.
       if (beat.latencyRequestedAt && now - beat.latencyRequestedAt < this.options.pingInterval) continue;
-      connection.sendRaw(encodeFrame({ command: HeartbeatCommand.LATENCY, payload: connection.latency }));
+      beat.connection.sendRaw(encodeFrame({ command: HeartbeatCommand.LATENCY, payload: beat.connection.latency }));
       beat.latencyRequestedAt = now;
-      connection.sendRaw(LATENCY_REQUEST_FRAME);
+      beat.connection.sendRaw(LATENCY_REQUEST_FRAME);
     }
   }
 }

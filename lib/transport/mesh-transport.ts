@@ -3,13 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData } from 'ws';
 import { ChannelManager } from '../channels/channel-manager';
 import { ClientInvoker } from '../cluster/client-invoker';
 import { CommandDispatcher } from '../commands/command-dispatcher';
 import { Connection } from '../connection/connection';
 import { ConnectionEvents } from '../connection/connection-events';
 import { LocalConnections } from '../connection/local-connections';
+import { keptRequest } from '../connection/upgrade-request';
 import { MessageRouter } from '../delivery/message-router';
 import { MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
@@ -22,6 +23,7 @@ import { settleWithin } from '../common/settle-within';
 import { originPolicy, type OriginCheck } from './origin-policy';
 import { RateLimiter } from './rate-limiter';
 import { encodeReply, type ReplyProblem } from './reply-encoder';
+import { MeshSocket, SocketState } from './socket-state';
 
 /** Waits for both (so a cleanup after a failure finds every write done), then rejects with the first failure. */
 async function bothSettled(a: Promise<unknown>, b: Promise<unknown>): Promise<void> {
@@ -56,19 +58,15 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-/** Per-socket state read on every frame. */
-interface SocketState {
-  /** Settles once the connection is stored and announced: true if that worked. */
-  registered: Promise<boolean>;
-  /** `registered` resolved true (checked synchronously on the hot path). */
-  ready: boolean;
-  limiter?: RateLimiter;
-  /** Requests accepted and not yet answered. */
-  inFlight: number;
-}
-
 /** A request whose connection failed to register gets no reply (the socket is being closed). */
 const NOT_REGISTERED = Symbol('not registered');
+
+/** Socket errors before ws takes the socket over (ws then listens itself); one function for all. */
+function ignoreSocketError(): void {}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<T>).then === 'function';
+}
 
 /** Counts work in flight and tells when none is left. */
 class InFlight {
@@ -105,6 +103,12 @@ export class MeshTransport {
   private readonly invokeResultCommand: string;
   private readonly path: string;
   private readonly originAllowed: OriginCheck;
+  /** One limiter for every connection; each keeps only its bucket (on its SocketState). */
+  private readonly limiter?: RateLimiter;
+  /** The listeners of every socket, shared: each finds its state on the socket (`this`). */
+  private readonly onSocketMessage: (this: MeshSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onSocketError: (this: MeshSocket, error: Error) => void;
+  private readonly onSocketClose: (this: MeshSocket) => void;
   /** Requests accepted and not yet answered (shutdown lets them finish). */
   private readonly requests = new InFlight();
   /** Cleanups of closed sockets still running (shutdown waits for them). */
@@ -133,6 +137,7 @@ export class MeshTransport {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: options.maxPayload * HARD_LIMIT_FACTOR,
+      WebSocket: MeshSocket,
     });
     this.heartbeat = new Heartbeat(options);
     this.assignIdCommand = names.assignId;
@@ -140,6 +145,24 @@ export class MeshTransport {
     this.invokeResultCommand = names.invokeResult;
     this.path = trimSlash(options.path);
     this.originAllowed = originPolicy(options.allowedOrigins);
+    this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+    const transport = this;
+    this.onSocketMessage = function (data, isBinary) {
+      if (this.meshState) transport.onFrame(this.meshState, data as Buffer, isBinary);
+    };
+    this.onSocketError = function (error) {
+      transport.logger.debug(`Socket error on ${this.meshState?.connection.id ?? 'a closed connection'}: ${error.message}`);
+    };
+    this.onSocketClose = function () {
+      const state = this.meshState;
+      if (!state) return;
+      this.meshState = undefined;
+      transport.cleanups.start();
+      transport
+        .onClose(state)
+        .catch((error: Error) => transport.logger.error(error.message, error.stack))
+        .finally(() => transport.cleanups.finish());
+    };
   }
 
   /** Serves the endpoint on an existing HTTP server (the Nest app's). */
@@ -149,12 +172,13 @@ export class MeshTransport {
     const originalEmit = server.emit;
     const claim = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (trimSlash(pathnameOf(request.url)) !== this.path) return false;
-      void this.handleUpgrade(request, socket, head);
+      this.handleUpgrade(request, socket, head);
       return true;
     };
-    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'upgrade' && claim(args[0] as IncomingMessage, args[1] as Duplex, args[2] as Buffer)) return true;
-      return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
+    // Every event of the server passes here: named parameters and `arguments`, no arrays per call.
+    server.emit = function (this: Server, event: string | symbol, request?: unknown, socket?: unknown, head?: unknown): boolean {
+      if (event === 'upgrade' && claim(request as IncomingMessage, socket as Duplex, head as Buffer)) return true;
+      return originalEmit.apply(this, arguments as unknown as Parameters<Server['emit']>);
     } as Server['emit'];
     // Node only emits 'upgrade' when someone listens for it; this listener also answers
     // upgrades for unknown paths when nobody else (a gateway adapter) is there to.
@@ -215,32 +239,66 @@ export class MeshTransport {
     });
   }
 
-  private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => undefined);
+  /**
+   * Origin check, authentication, then the WebSocket handshake. Synchronous unless the app's
+   * `allowedOrigins` or `authenticateConnection` returns a promise (or upgrades are held): no
+   * promise and no microtask per connection on the common path.
+   */
+  private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignoreSocketError);
     if (!this.accepting) return this.refuse(socket, { status: 503, message: 'Server is shutting down' });
-    let originAllowed: boolean;
+    let allowed: boolean | PromiseLike<boolean>;
     try {
-      originAllowed = (await this.originAllowed(request)) === true;
+      allowed = this.originAllowed(request);
     } catch (error) {
-      this.logger.warn(`The allowedOrigins function threw; connection refused: ${(error as Error).message}`);
-      originAllowed = false;
+      allowed = this.originCheckFailed(error);
     }
+    if (!isThenable(allowed)) return this.authenticate(request, socket, head, allowed === true);
+    allowed.then(
+      (ok) => this.authenticate(request, socket, head, ok === true),
+      (error: unknown) => this.authenticate(request, socket, head, this.originCheckFailed(error)),
+    );
+  }
+
+  private originCheckFailed(error: unknown): false {
+    this.logger.warn(`The allowedOrigins function threw; connection refused: ${(error as Error)?.message}`);
+    return false;
+  }
+
+  private authenticate(request: IncomingMessage, socket: Duplex, head: Buffer, originAllowed: boolean): void {
     if (!originAllowed) return this.refuse(socket, { status: 403, message: 'Origin not allowed' });
-    let metadata: AuthenticationResult;
-    if (this.options.authenticateConnection) {
-      try {
-        metadata = await this.options.authenticateConnection(request);
-      } catch (error) {
-        return this.refuse(socket, refusalOf(error));
-      }
-      if (metadata === null || metadata === undefined || metadata === false) {
-        return this.refuse(socket, { status: 401, message: 'Unauthorized' });
-      }
+    const authenticate = this.options.authenticateConnection;
+    if (!authenticate) return this.admit(request, socket, head, undefined);
+    let result: AuthenticationResult | PromiseLike<AuthenticationResult>;
+    try {
+      result = authenticate(request);
+    } catch (error) {
+      return this.refuse(socket, refusalOf(error));
     }
-    if (this.held) await this.held;
+    if (!isThenable(result)) return this.authenticated(request, socket, head, result);
+    result.then(
+      (metadata) => this.authenticated(request, socket, head, metadata),
+      (error: unknown) => this.refuse(socket, refusalOf(error)),
+    );
+  }
+
+  private authenticated(request: IncomingMessage, socket: Duplex, head: Buffer, metadata: AuthenticationResult): void {
+    if (metadata === null || metadata === undefined || metadata === false) {
+      return this.refuse(socket, { status: 401, message: 'Unauthorized' });
+    }
+    this.admit(request, socket, head, metadata === true || !metadata ? undefined : metadata);
+  }
+
+  private admit(request: IncomingMessage, socket: Duplex, head: Buffer, metadata: Record<string, unknown> | undefined): void {
+    if (this.held) {
+      void this.held.then(() => this.admit(request, socket, head, metadata));
+      return;
+    }
     if (socket.destroyed || !this.accepting) return;
-    const accepted = metadata === true || !metadata ? undefined : metadata;
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, accepted));
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      socket.off('error', ignoreSocketError);
+      this.onConnection(ws as MeshSocket, request, metadata);
+    });
   }
 
   private refuse(socket: Duplex, { status, message }: Refusal): void {
@@ -252,45 +310,49 @@ export class MeshTransport {
     );
   }
 
-  private onConnection(ws: WebSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
-    const connection = new Connection(randomUUID(), ws, request, this.nodes.nodeId, this.options.maxBufferedAmount);
+  private onConnection(ws: MeshSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
+    // The connection keeps the request line, headers and socket; the message itself is let go.
+    const connection = new Connection(randomUUID(), ws, keptRequest(request), this.nodes.nodeId, this.options.maxBufferedAmount);
+    const state = new SocketState(connection);
+    this.limiter?.fill(state);
+    ws.meshState = state;
+    ws.on('message', this.onSocketMessage);
+    ws.on('error', this.onSocketError);
+    ws.on('close', this.onSocketClose);
     this.local.add(connection);
-    this.heartbeat.track(connection);
-    // The connection's own keys and the registrations of the hooks (the client registry) are
-    // independent writes: sent together, they cost one round trip to Redis.
-    const registered = bothSettled(this.store.addConnection(this.nodes.nodeId, connection.id, metadata), this.events.emitRegister(connection, metadata))
-      .then(() => this.events.emitConnect(connection))
-      .then(
-        () => {
-          connection.send(this.assignIdCommand, connection.id);
-          return true;
-        },
-        (error: Error) => {
-          this.logger.error(`Could not register connection ${connection.id}: ${error.message}`);
-          connection.close(1011, 'Registration failed');
-          // What did get written is removed as for a closed connection (the write that failed may have landed).
-          void this.events
-            .emitDisconnect(connection)
-            .then(() => this.store.removeConnection(connection.id))
-            .catch(() => undefined);
-          return false;
-        },
-      );
-    const state: SocketState = { registered, ready: false, limiter: this.options.rateLimit ? new RateLimiter(this.options.rateLimit) : undefined, inFlight: 0 };
-    void registered.then((ok) => (state.ready = ok));
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data as Buffer, isBinary, state));
-    ws.on('error', (error) => this.logger.debug(`Socket error on ${connection.id}: ${error.message}`));
-    ws.once('close', () => {
-      this.cleanups.start();
-      this.onClose(connection, registered)
-        .catch((error: Error) => this.logger.error(error.message, error.stack))
-        .finally(() => this.cleanups.finish());
-    });
+    this.heartbeat.track(state);
+    state.registered = this.register(state, metadata);
   }
 
-  private onFrame(connection: Connection, data: Buffer, isBinary: boolean, state: SocketState): void {
+  /** Stores and announces the connection, then gives the client its id; false if that failed (the socket is closed). */
+  private async register(state: SocketState, metadata: Record<string, unknown> | undefined): Promise<boolean> {
+    const { connection } = state;
+    let ok = true;
+    try {
+      // The connection's own keys and the registrations of the hooks (the client registry) are
+      // independent writes: sent together, they cost one round trip to Redis.
+      await bothSettled(this.store.addConnection(this.nodes.nodeId, connection.id, metadata), this.events.emitRegister(connection, metadata));
+      await this.events.emitConnect(connection);
+    } catch (error) {
+      this.logger.error(`Could not register connection ${connection.id}: ${(error as Error).message}`);
+      connection.close(1011, 'Registration failed');
+      // What did get written is removed as for a closed connection (the write that failed may have landed).
+      void this.events
+        .emitDisconnect(connection)
+        .then(() => this.store.removeConnection(connection.id))
+        .catch(() => undefined);
+      ok = false;
+    }
+    if (ok) connection.send(this.assignIdCommand, connection.id);
+    state.ready = ok;
+    state.registered = undefined;
+    return ok;
+  }
+
+  private onFrame(state: SocketState, data: Buffer, isBinary: boolean): void {
+    const { connection } = state;
     // Every frame counts against the budget, whatever it turns out to be.
-    const verdict = state.limiter ? state.limiter.take() : 'ok';
+    const verdict = this.limiter ? this.limiter.take(state) : 'ok';
     if (verdict === 'abusive') return connection.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded');
     if (isBinary) return this.refuseFrame(connection, this.headOf(data), ErrorCode.BAD_FRAME, 'Binary frames are not supported; send JSON text frames');
     if (data.length > this.options.maxPayload) {
@@ -303,7 +365,7 @@ export class MeshTransport {
       return this.sendError(connection, id, ErrorCode.BAD_FRAME, `Command name of ${command.length} characters is over the limit of ${this.options.maxNameLength}`);
     }
     // Answers to what this node asked for are taken even over the limit (they still counted).
-    if (this.heartbeat.handle(connection, command)) return;
+    if (this.heartbeat.handle(state, command)) return;
     if (command === this.invokeResultCommand && id !== undefined) return this.invoker.handleResult(connection, id, payload);
     if (verdict === 'over') {
       const { limit, windowMs } = this.options.rateLimit as { limit: number; windowMs: number };
@@ -315,12 +377,15 @@ export class MeshTransport {
       const message = `Too many requests in flight on this connection (limit ${this.options.maxInFlight}); wait for replies before sending more`;
       return this.sendError(connection, id, ErrorCode.LIMIT, message, ErrorName.LIMIT, command);
     }
+    // A connection whose registration failed is being closed: its requests get no reply.
+    const registering = state.ready ? undefined : state.registered;
+    if (!state.ready && !registering) return;
     state.inFlight++;
     this.requests.start();
     // Once the connection is registered (nearly always), a request goes straight to the dispatcher.
-    const result = state.ready
-      ? this.dispatcher.run(connection, id, command, payload)
-      : state.registered.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED));
+    const result = registering
+      ? registering.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED))
+      : this.dispatcher.run(connection, id, command, payload);
     result.then(
       (reply) => {
         if (reply !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, reply, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
@@ -367,13 +432,14 @@ export class MeshTransport {
     connection.sendRaw(encodeFrame(id === undefined ? { command: this.errorCommand, payload } : { id, command, payload }));
   }
 
-  private async onClose(connection: Connection, registered: Promise<boolean>): Promise<void> {
+  private async onClose(state: SocketState): Promise<void> {
+    const { connection } = state;
     connection.markClosed();
     this.local.delete(connection);
-    this.heartbeat.untrack(connection);
+    this.heartbeat.untrack(state);
     this.router.connectionClosed(connection.id);
     await this.channels.removeConnection(connection);
-    if (!(await registered)) return;
+    if (!(state.registered ? await state.registered : state.ready)) return;
     try {
       await this.events.emitDisconnect(connection);
       await this.store.removeConnection(connection.id);

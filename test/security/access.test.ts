@@ -70,6 +70,48 @@ describe('allowedOrigins (cross-site WebSocket hijacking)', () => {
     expect(await tryOrigin(t.url)).toBe(403);
     expect(authenticated).toEqual(['https://ok.example']);
   });
+
+  // The upgrade runs synchronously unless a check returns a promise: both paths refuse alike.
+  it('an async function decides as a synchronous one: false or a rejection refuses with 403, before authentication', async () => {
+    const authenticated: string[] = [];
+    const t = await start({
+      allowedOrigins: async (origin) => {
+        if (origin === 'https://boom.example') throw new Error('bug');
+        return origin === 'https://ok.example';
+      },
+      authenticateConnection: async (request) => {
+        authenticated.push(String(request.headers.origin));
+        return request.headers['x-user'] === 'nobody' ? null : true;
+      },
+    });
+    expect(await tryOrigin(t.url, 'https://ok.example')).toBe('open');
+    expect(await tryOrigin(t.url, 'https://no.example')).toBe(403);
+    expect(await tryOrigin(t.url, 'https://boom.example')).toBe(403);
+    expect(authenticated).toEqual(['https://ok.example']);
+  });
+
+  it('a synchronous authenticateConnection refuses as an async one: null with 401, a throw with its status', async () => {
+    const t = await start({
+      authenticateConnection: (request) => {
+        const who = request.headers['x-user'];
+        if (who === 'teapot') throw Object.assign(new Error('I am a teapot'), { status: 418 });
+        if (who === 'crash') throw new TypeError('boom');
+        return who === 'alice' ? { userId: 'alice' } : null;
+      },
+    });
+    const statusAs = async (user: string) => {
+      try {
+        await (await RawClient.connect(t.url, { headers: { 'x-user': user } })).close();
+        return 101;
+      } catch (error) {
+        return (error as { status?: number }).status;
+      }
+    };
+    expect(await statusAs('alice')).toBe(101);
+    expect(await statusAs('mallory')).toBe(401);
+    expect(await statusAs('teapot')).toBe(418);
+    expect(await statusAs('crash')).toBe(401);
+  });
 });
 
 describe('global middlewares guard built-in commands too', () => {

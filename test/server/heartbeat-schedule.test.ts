@@ -1,9 +1,10 @@
 import type { Connection } from '../../lib/connection/connection';
 import { Heartbeat } from '../../lib/transport/heartbeat';
+import { SocketState } from '../../lib/transport/socket-state';
 
 /** Stands in for a Connection: the heartbeat only writes to it and reads its latency. */
-function recordingConnection(onPing: () => void): Connection {
-  return { latency: 0, sendRaw: () => (onPing(), true), terminate: () => undefined, recordLatency: () => undefined } as unknown as Connection;
+function recordingConnection(onPing: () => void): SocketState {
+  return new SocketState({ latency: 0, sendRaw: () => (onPing(), true), terminate: () => undefined, recordLatency: () => undefined } as unknown as Connection);
 }
 
 const busyFor = (ms: number) => {
