@@ -141,12 +141,12 @@ export class CommandPipelineFactory {
     const built = this.create(instance, callback, methodName);
     if (!isPlain(built)) return built.invoker;
     const { params } = built;
-    if (params.length === 0) return plainInvoker((args) => callback.apply(instance, args), built.filters);
+    if (params.length === 0) return plainInvoker((connection, payload, context, command) => callback.call(instance, connection, payload, context, command), built.filters);
     // As Nest fills them: every position up to the last decorated one, undefined where none is.
     const length = Math.max(...params.map((p) => p.index)) + 1;
-    return plainInvoker((args) => {
+    return plainInvoker((connection, payload, context, command) => {
       const values: unknown[] = new Array(length).fill(undefined);
-      for (const param of params) values[param.index] = param.extractValue(...args);
+      for (const param of params) values[param.index] = param.extractValue(connection, payload, context, command);
       return callback.apply(instance, values);
     }, built.filters);
   }
@@ -162,7 +162,7 @@ export class CommandPipelineFactory {
     }
     Object.defineProperty(callback, 'name', { value: handler.name || command });
     const built = this.create(host, callback, `mesh-command:${command}`);
-    return isPlain(built) ? plainInvoker((args) => handler(args[2]), built.filters) : built.invoker;
+    return isPlain(built) ? plainInvoker((_connection, _payload, context) => handler(context), built.filters) : built.invoker;
   }
 
   /** Nest's pipeline for a handler, and what it was built from. */

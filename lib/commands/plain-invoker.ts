@@ -41,14 +41,16 @@ export function filtered(filters: ExceptionFilters, error: unknown, args: MeshPi
  * runs its handler at once, with none of the pipeline's promise hops, execution contexts or rxjs.
  * A sync handler's result is returned as is; exception filters still see its errors.
  */
-export function plainInvoker(call: (args: MeshPipelineArgs) => unknown, filters: ExceptionFilters): CommandInvoker {
-  return (...args: MeshPipelineArgs): unknown => {
+export function plainInvoker(call: (...args: MeshPipelineArgs) => unknown, filters: ExceptionFilters): CommandInvoker {
+  // Named parameters, not a rest array: nothing is allocated per call until an error needs the arguments.
+  return (connection, payload, context, command): unknown => {
     let result: unknown;
     try {
-      result = settle(call(args));
+      result = settle(call(connection, payload, context, command));
     } catch (error) {
-      return filtered(filters, error, args);
+      return filtered(filters, error, [connection, payload, context, command]);
     }
-    return result instanceof Promise ? result.then(undefined, (error: unknown) => filtered(filters, error, args)) : result;
+    if (!(result instanceof Promise)) return result;
+    return result.then(undefined, (error: unknown) => filtered(filters, error, [connection, payload, context, command]));
   };
 }

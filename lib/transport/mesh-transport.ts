@@ -73,7 +73,8 @@ class InFlight {
   }
 
   finish(): void {
-    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    // Checked first: a sync command brings the count back to 0 on every request.
+    if (--this.count === 0 && this.waiters.length > 0) for (const wake of this.waiters.splice(0)) wake();
   }
 
   idle(): Promise<void> {
