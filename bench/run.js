@@ -9,7 +9,7 @@ const { freePort, waitForPort, sleep, startRedis, stop, arg } = require('./commo
 const { corePlan, onCore } = require('./pinning');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
-const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, connections: 2 };
+const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2 };
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CELL_TIMEOUT_MS = 90_000;
 
@@ -84,6 +84,9 @@ function verdicts(results) {
   add('invoke throughput vs socket.io (≥ 2)', ratio(m('invoke')?.throughput, s('invoke')?.throughput), (v) => v >= 2);
   add('invoke throughput vs raw (≥ 0.8)', ratio(m('invoke')?.throughput, f('invoke')?.throughput), (v) => v >= 0.8);
   add('invoke p99 vs socket.io (< 1)', ratio(m('invoke')?.p99, s('invoke')?.p99), (v) => v < 1);
+  add('invoke-client throughput vs socket.io (≥ 2)', ratio(m('invoke-client')?.throughput, s('invoke-client')?.throughput), (v) => v >= 2);
+  add('invoke-client throughput vs raw (≥ 0.9)', ratio(m('invoke-client')?.throughput, f('invoke-client')?.throughput), (v) => v >= 0.9);
+  add('invoke-client p99 vs socket.io (< 1)', ratio(m('invoke-client')?.p99, s('invoke-client')?.p99), (v) => v < 1);
   add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
   const exact = m('fanout');
   if (exact) checks.push(`- fanout exactly once: ${exact.delivered === 1 && !exact.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(exact.delivered * 100, 1)}%, ${exact.duplicates} duplicates)`);
