@@ -44,7 +44,13 @@ export class NodeBus {
   request<T = unknown>(nodeId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
     // Unique per requesting node (replies come back to it only), cheaper than a UUID.
     const requestId = (++this.sequence).toString(36);
-    const body = JSON.stringify({ type, data, timeoutMs });
+    let body: string;
+    try {
+      body = JSON.stringify({ type, data, timeoutMs });
+    } catch (error) {
+      // Data JSON cannot carry (a BigInt, a cycle) fails the request, never its caller's frame.
+      return Promise.reject(error);
+    }
     const answer = this.pending.wait<T>(
       requestId,
       timeoutMs,

@@ -15,13 +15,16 @@ export interface ExceptionFilters {
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 
-const lastIfObservable = (value: unknown): unknown => (isObservable(value) ? lastValueFrom(value) : value);
-
-/** What Nest's pipeline replies with for a handler's return value: a thenable awaited, an Observable's last value. */
-function settle(value: unknown): unknown {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
-  if (isThenable(value)) return Promise.resolve(value).then(lastIfObservable);
-  return lastIfObservable(value);
+/**
+ * What Nest's pipeline replies with for a handler's return value: a thenable awaited, an
+ * Observable's last value; `onError` sees any failure of either (it may throw or give the reply).
+ */
+function settle(value: object, onError: (error: unknown) => unknown): unknown {
+  if (isThenable(value)) {
+    // One reaction for the usual case, a promise of a plain value.
+    return Promise.resolve(value).then((settled) => (isObservable(settled) ? lastValueFrom(settled).then(undefined, onError) : settled), onError);
+  }
+  return isObservable(value) ? lastValueFrom(value).then(undefined, onError) : value;
 }
 
 /**
@@ -44,13 +47,13 @@ export function filtered(filters: ExceptionFilters, error: unknown, args: MeshPi
 export function plainInvoker(call: (...args: MeshPipelineArgs) => unknown, filters: ExceptionFilters): CommandInvoker {
   // Named parameters, not a rest array: nothing is allocated per call until an error needs the arguments.
   return (connection, payload, context, command): unknown => {
-    let result: unknown;
+    let value: unknown;
     try {
-      result = settle(call(connection, payload, context, command));
+      value = call(connection, payload, context, command);
     } catch (error) {
       return filtered(filters, error, [connection, payload, context, command]);
     }
-    if (!(result instanceof Promise)) return result;
-    return result.then(undefined, (error: unknown) => filtered(filters, error, [connection, payload, context, command]));
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
+    return settle(value, (error) => filtered(filters, error, [connection, payload, context, command]));
   };
 }

@@ -153,6 +153,24 @@ describe('MeshClientService across two nodes', () => {
     for (const caller of [a, b]) await expect(service(caller).invoke('ghost', 'notify', {})).rejects.toBeInstanceOf(ClientDisconnectedError);
   });
 
+  it('bad arguments, and data JSON cannot carry, reject the invoke (never throw), locally and remotely', async () => {
+    await connect(b, 'bob');
+    expect(await service(a).invoke('bob', 'notify', 1)).toEqual({ received: 1 }); // A now remembers B as bob's node
+    const attempt = (run: () => Promise<unknown>): Promise<unknown> | string => {
+      try {
+        return run();
+      } catch (error) {
+        return `threw ${String(error)}`;
+      }
+    };
+    for (const caller of [a, b]) {
+      await expect(attempt(() => service(caller).invoke('bob', 'notify', { big: 1n }))).rejects.toBeInstanceOf(TypeError);
+      await expect(attempt(() => service(caller).invoke('', 'notify', {}))).rejects.toBeInstanceOf(TypeError);
+      await expect(attempt(() => service(caller).invoke('bob', 'notify', {}, 0))).rejects.toBeInstanceOf(TypeError);
+    }
+    expect(await service(a).invoke('bob', 'notify', 2)).toEqual({ received: 2 });
+  });
+
   it('a client that never answers times out, locally and remotely, and nothing hangs', async () => {
     const silent = await RawClient.connect(`${b.url}?clientId=silent`);
     try {

@@ -34,6 +34,12 @@ describe('node messages', () => {
     ['1 joined\n1\na\n', 'joined without a connection or a room'],
     ['1 room-cleared\n1\n\n', 'room-cleared without a room'],
     ['1 request\n1\na,b\n{}', 'request without one request id'],
+    ['1 request\n1\n\n{}', 'request without one request id'],
+    ['1\n1\na\nx', 'unknown kind undefined'],
+    ['2\n1\na\nx', 'version "2" (this node speaks 1)'],
+    ['1 send\n\na\nx', 'origin "" is not a node id'],
+    ['1 send\n123456789012345678901\na\nx', 'origin "123456789012345678901" is not a node id'],
+    ['1 send\n1a\na\nx', 'origin "1a" is not a node id'],
   ])('refuses %j: %s', (text, problem) => {
     expect(decodeNodeMessage(text)).toEqual({ problem });
   });
