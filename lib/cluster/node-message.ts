@@ -25,6 +25,8 @@ export const NodeMessageKind = {
   REPLY: 'reply',
   /** A node-bus broadcast to every node's handlers; the body is JSON. */
   NODE_BROADCAST: 'node-broadcast',
+  /** Several node-bus requests and replies for one node, sent together (`NodeOutbox`). */
+  BATCH: 'batch',
 } as const;
 
 export type NodeMessageKind = (typeof NodeMessageKind)[keyof typeof NodeMessageKind];
@@ -40,7 +42,11 @@ export type NodeMessage =
   | { kind: typeof NodeMessageKind.ROOM_CLEARED; origin: string; room: string }
   | { kind: typeof NodeMessageKind.REQUEST; origin: string; requestId: string; body: string }
   | { kind: typeof NodeMessageKind.REPLY; origin: string; requestId: string; body: string }
-  | { kind: typeof NodeMessageKind.NODE_BROADCAST; origin: string; body: string };
+  | { kind: typeof NodeMessageKind.NODE_BROADCAST; origin: string; body: string }
+  | { kind: typeof NodeMessageKind.BATCH; origin: string; messages: BatchedMessage[] };
+
+/** What a batch may carry: node-bus requests and replies of its own origin. */
+export type BatchedMessage = Extract<NodeMessage, { kind: typeof NodeMessageKind.REQUEST | typeof NodeMessageKind.REPLY }>;
 
 export type NodeMessageOf<K extends NodeMessageKind> = Extract<NodeMessage, { kind: K }>;
 
@@ -60,8 +66,9 @@ function isNodeId(text: string): boolean {
 /**
  * Text, not JSON, so that a frame the sender encoded once is passed through without being parsed
  * and encoded again: `<version> <kind>\n<origin>\n<comma-separated ids>\n<body>`, where the body is
- * the frame, the close code, the room, `<room length>:<room><frame>` for `room`, or JSON for the
- * node bus. Connection ids never contain commas (they are UUIDs); room names may hold anything.
+ * the frame, the close code, the room, `<room length>:<room><frame>` for `room`, JSON for the
+ * node bus, or `<length>:<message>` for each message of a batch. Connection ids never contain
+ * commas (they are UUIDs); room names may hold anything.
  */
 export function encodeNodeMessage(message: NodeMessage): string {
   const head = `${NODE_MESSAGE_VERSION} ${message.kind}\n${message.origin}\n`;
@@ -84,7 +91,32 @@ export function encodeNodeMessage(message: NodeMessage): string {
       return `${head}${message.requestId}\n${message.body}`;
     case NodeMessageKind.NODE_BROADCAST:
       return `${head}\n${message.body}`;
+    case NodeMessageKind.BATCH: {
+      let body = '';
+      for (const inner of message.messages) {
+        const text = encodeNodeMessage(inner);
+        body += `${text.length}:${text}`;
+      }
+      return `${head}\n${body}`;
+    }
   }
+}
+
+/** The messages of a batch body, each checked as a message of its own; a problem fails the whole batch. */
+function decodeBatch(origin: string, body: string): NodeMessage | NodeMessageProblem {
+  const messages: BatchedMessage[] = [];
+  for (let at = 0; at < body.length; ) {
+    const colon = body.indexOf(':', at);
+    const length = colon > at && colon - at <= 10 ? Number(body.slice(at, colon)) : NaN;
+    if (!Number.isInteger(length) || length < 1 || colon + 1 + length > body.length) return { problem: 'a malformed batch body' };
+    const inner = decodeNodeMessage(body.slice(colon + 1, colon + 1 + length));
+    if (!isNodeMessage(inner)) return { problem: `a batched message: ${inner.problem}` };
+    if (inner.kind !== NodeMessageKind.REQUEST && inner.kind !== NodeMessageKind.REPLY) return { problem: `a batched message of kind "${inner.kind}"` };
+    if (inner.origin !== origin) return { problem: 'a batched message from another origin' };
+    messages.push(inner);
+    at = colon + 1 + length;
+  }
+  return messages.length > 0 ? { kind: NodeMessageKind.BATCH, origin, messages } : { problem: 'an empty batch' };
 }
 
 /** Why a text is not a node message this node can act on. */
@@ -139,6 +171,8 @@ export function decodeNodeMessage(text: string): NodeMessage | NodeMessageProble
     case NodeMessageKind.REQUEST:
     case NodeMessageKind.REPLY:
       return ids.length === 1 ? { kind, origin, requestId: ids[0], body } : { problem: `${kind} without one request id` };
+    case NodeMessageKind.BATCH:
+      return decodeBatch(origin, body);
     default:
       return { kind: NodeMessageKind.NODE_BROADCAST, origin, body };
   }
