@@ -106,10 +106,14 @@ async function waitForPort(port, timeoutMs = 20_000) {
   throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
 }
 
-/** A private redis-server on a free port (no persistence); kill `child` when done. */
-async function startRedis() {
+/**
+ * A private redis-server on a free port (no persistence); kill `child` when done. `wrap` may turn
+ * the command into another (`pinning.js` puts it on a core).
+ */
+async function startRedis(wrap = (command, args) => [command, args]) {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const [command, args] = wrap('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const child = spawn(command, args, { stdio: 'ignore' });
   await waitForPort(port);
   return { child, url: `redis://127.0.0.1:${port}` };
 }

@@ -107,6 +107,51 @@ async function invoke() {
   return { throughput: result.ops / 5, unit: 'invokes/s', p50: result.p50, p99: result.p99, max: result.max, delivered: result.ops / (result.ops + result.errors), cpuPerOp: cpu / result.ops, peakRss: peakRss() };
 }
 
+/**
+ * Client-driven invoke: 20 callers on node 1 send `invoke-client {target}` one after another; each
+ * node-1 handler invokes `notify` on one of 50 clients of node 2 (round-robin) and replies with its
+ * answer: caller -> node 1 -> node 2 -> client, and back the same way.
+ */
+async function invokeClient() {
+  const answering = await inBatches(50, 50, (i) => connect(ports[1], `c${i}`, { notify: async (data) => ({ received: data }) }));
+  const callers = await inBatches(20, 20, () => connect(ports[0], undefined, {}));
+  await sleep(200);
+  const targets = answering.map((c) => c.id);
+  let next = 0;
+  let errors = 0;
+  const loop = async (durationMs, record) => {
+    const end = Date.now() + durationMs;
+    await Promise.all(
+      callers.map(async (c) => {
+        while (Date.now() < end) {
+          const target = targets[next++ % targets.length];
+          const started = performance.now();
+          const reply = await c.call('invoke-client', { target }).catch((error) => ({ error }));
+          if (reply?.received?.n === 1) record(performance.now() - started);
+          else errors++;
+        }
+      }),
+    );
+  };
+  await loop(500, () => undefined);
+  errors = 0;
+  const latencies = [];
+  const cpu0 = cpuOf();
+  const started = performance.now();
+  await loop(5000, (ms) => latencies.push(ms));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuOf() - cpu0;
+  await Promise.all([...answering, ...callers].map((c) => c.close()));
+  return {
+    throughput: latencies.length / seconds,
+    unit: 'invokes/s',
+    ...summarize(latencies),
+    delivered: latencies.length / (latencies.length + errors),
+    cpuPerOp: cpu / latencies.length,
+    peakRss: peakRss(),
+  };
+}
+
 async function connections() {
   const COUNT = 5000;
   await sleep(300);
@@ -123,7 +168,7 @@ async function connections() {
   return result;
 }
 
-const workloads = { rpc, fanout, invoke, connections };
+const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections };
 workloads[workload]()
   .then((result) => {
     console.log(JSON.stringify(result));

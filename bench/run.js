@@ -6,28 +6,34 @@ const { spawn } = require('node:child_process');
 const { join } = require('node:path');
 const os = require('node:os');
 const { freePort, waitForPort, sleep, startRedis, stop, arg } = require('./common');
+const { corePlan, onCore } = require('./pinning');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
-const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, connections: 2 };
+const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2 };
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CELL_TIMEOUT_MS = 90_000;
 
 // BENCH_PROF=<dir>: every server node and the load generator write a V8 CPU profile there.
 const profFlags = () => (process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []);
 
-function startProcess(file, env) {
-  return spawn(process.execPath, [...profFlags(), join(__dirname, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+/** A node process running `file` on `cpu` (anywhere when undefined). */
+function startNode(cpu, file, args, options) {
+  const [command, argv] = onCore(cpu, process.execPath, [...profFlags(), join(__dirname, file), ...args]);
+  return spawn(command, argv, options);
 }
 
-async function runCell(redisUrl, target, workload, index) {
+async function runCell(plan, redisUrl, target, workload, index) {
   const ports = await Promise.all(Array.from({ length: WORKLOADS[workload] }, freePort));
   const keyPrefix = `bench${index}:`;
-  const servers = ports.map((port) => startProcess(SERVER[target], { PORT: String(port), REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix }));
+  const servers = ports.map((port) =>
+    startNode(plan.cores?.servers, SERVER[target], [], { env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix }, stdio: ['ignore', 'inherit', 'inherit'] }),
+  );
   try {
     await Promise.all(ports.map((port) => waitForPort(port)));
     await sleep(300);
+    // taskset execs the node binary, so these pids are the servers' own (load.js reads their /proc).
     const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid) });
-    const load = spawn(process.execPath, [...profFlags(), join(__dirname, 'load.js'), spec], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const load = startNode(plan.cores?.load, 'load.js', [spec], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     load.stdout.on('data', (d) => (out += d));
     const timer = setTimeout(() => load.kill('SIGKILL'), CELL_TIMEOUT_MS);
@@ -70,7 +76,7 @@ function verdicts(results) {
   const m = (w) => get(w, 'nestjs-mesh');
   const s = (w) => get(w, 'socket.io');
   const f = (w) => get(w, 'raw');
-  add('rpc CPU/cmd vs raw (≤ 1.15)', ratio(m('rpc')?.cpuPerOp, f('rpc')?.cpuPerOp), (v) => v <= 1.15);
+  add('rpc CPU/cmd vs raw (≤ 1.05)', ratio(m('rpc')?.cpuPerOp, f('rpc')?.cpuPerOp), (v) => v <= 1.05);
   add('rpc CPU/cmd vs socket.io (< 1)', ratio(m('rpc')?.cpuPerOp, s('rpc')?.cpuPerOp), (v) => v < 1);
   add('fanout burst deliveries/s vs raw (≥ 0.9)', ratio(m('fanout')?.throughput, f('fanout')?.throughput), (v) => v >= 0.9);
   add('fanout burst deliveries/s vs socket.io (≥ 1)', ratio(m('fanout')?.throughput, s('fanout')?.throughput), (v) => v >= 1);
@@ -78,6 +84,9 @@ function verdicts(results) {
   add('invoke throughput vs socket.io (≥ 2)', ratio(m('invoke')?.throughput, s('invoke')?.throughput), (v) => v >= 2);
   add('invoke throughput vs raw (≥ 0.8)', ratio(m('invoke')?.throughput, f('invoke')?.throughput), (v) => v >= 0.8);
   add('invoke p99 vs socket.io (< 1)', ratio(m('invoke')?.p99, s('invoke')?.p99), (v) => v < 1);
+  add('invoke-client throughput vs socket.io (≥ 2)', ratio(m('invoke-client')?.throughput, s('invoke-client')?.throughput), (v) => v >= 2);
+  add('invoke-client throughput vs raw (≥ 0.9)', ratio(m('invoke-client')?.throughput, f('invoke-client')?.throughput), (v) => v >= 0.9);
+  add('invoke-client p99 vs socket.io (< 1)', ratio(m('invoke-client')?.p99, s('invoke-client')?.p99), (v) => v < 1);
   add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
   const exact = m('fanout');
   if (exact) checks.push(`- fanout exactly once: ${exact.delivered === 1 && !exact.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(exact.delivered * 100, 1)}%, ${exact.duplicates} duplicates)`);
@@ -110,7 +119,9 @@ async function main() {
   for (const t of targets) if (!SERVER[t]) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
   for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (${Object.keys(WORKLOADS).join(', ')})`);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`--rounds must be an integer from 1 to 9, got ${arg('rounds')}`);
-  const redis = await startRedis();
+  const plan = corePlan(arg('pin') ?? 'auto');
+  process.stderr.write(`cores: ${plan.note}\n`);
+  const redis = await startRedis((command, args) => onCore(plan.cores?.redis, command, args));
   const cells = new Map();
   const started = Date.now();
   let index = 0;
@@ -122,7 +133,7 @@ async function main() {
           const key = `${workload}|${target}`;
           if (!cells.has(key)) cells.set(key, []);
           try {
-            cells.get(key).push({ workload, target, ...(await runCell(redis.url, target, workload, index++)) });
+            cells.get(key).push({ workload, target, ...(await runCell(plan, redis.url, target, workload, index++)) });
           } catch (error) {
             cells.get(key).push({ workload, target, error: error.message });
           }
@@ -136,7 +147,7 @@ async function main() {
   const cpus = os.cpus();
   console.log(
     `Machine: ${cpus.length} × ${cpus[0].model.trim()}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; ` +
-      `${rounds > 1 ? `${rounds} rounds, each cell the median of its rounds (delivered: the worst round); ` : ''}run took ${fmt((Date.now() - started) / 1000)} s.\n`,
+      `${plan.note}; ${rounds > 1 ? `${rounds} rounds, each cell the median of its rounds (delivered: the worst round); ` : ''}run took ${fmt((Date.now() - started) / 1000)} s.\n`,
   );
   console.log(table(results));
   if (targets.length > 1) console.log(`\nTargets (nestjs-mesh ÷ peer, this run):\n${verdicts(results)}`);

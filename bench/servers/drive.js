@@ -4,6 +4,9 @@ const { summarize } = require('../common');
 
 const wallMs = () => performance.timeOrigin + performance.now();
 
+/** Deadline of one client-driven invoke (`invoke-client`), the same on every target. */
+const INVOKE_TIMEOUT_MS = 5000;
+
 /** Sends `count` ticks through `send(payload)`, every `intervalMs` (0: as fast as possible). */
 async function fanout(send, { count, intervalMs }) {
   const started = wallMs();
@@ -43,4 +46,4 @@ async function driveInvokes(call, { targets, concurrency, durationMs }) {
   return { ops, errors, ...summarize(latencies) };
 }
 
-module.exports = { fanout, driveInvokes, wallMs };
+module.exports = { fanout, driveInvokes, wallMs, INVOKE_TIMEOUT_MS };

@@ -4,7 +4,7 @@ require('reflect-metadata');
 const { Module, Logger } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { MeshModule, MeshServer, MeshClientService } = require('../../dist/lib');
-const { fanout, driveInvokes } = require('./drive');
+const { fanout, driveInvokes, INVOKE_TIMEOUT_MS } = require('./drive');
 
 async function main() {
   const port = Number(process.env.PORT);
@@ -28,6 +28,8 @@ async function main() {
   mesh.registerCommand('invoke-drive', (ctx) =>
     driveInvokes((target) => clients.invoke(target, 'notify', { n: 1 }, ctx.payload.timeoutMs), ctx.payload),
   );
+  // Client-driven invoke: a caller's command that invokes a client on another node, answered with its result.
+  mesh.registerCommand('invoke-client', (ctx) => clients.invoke(ctx.payload.target, 'notify', { n: 1 }, INVOKE_TIMEOUT_MS));
   app.enableShutdownHooks();
   await app.listen(port, '127.0.0.1');
 }

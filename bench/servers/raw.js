@@ -5,7 +5,7 @@
 const { WebSocketServer } = require('ws');
 const { Redis } = require('ioredis');
 const { randomUUID } = require('node:crypto');
-const { fanout, driveInvokes } = require('./drive');
+const { fanout, driveInvokes, INVOKE_TIMEOUT_MS } = require('./drive');
 
 async function main() {
   const port = Number(process.env.PORT);
@@ -85,6 +85,7 @@ async function main() {
           await redis.publish(roomChannel, `${nodeId}|${text}`);
         }, payload);
       } else if (command === 'invoke-drive') result = await driveInvokes((target) => invoke(target, payload.timeoutMs), payload);
+      else if (command === 'invoke-client') result = await invoke(payload.target, INVOKE_TIMEOUT_MS).catch((error) => ({ error: error.message }));
       else if (command === 'notify-result') {
         const answer = socket.pendingInvokes.get(id);
         socket.pendingInvokes.delete(id);

@@ -4,7 +4,7 @@ const { createServer } = require('node:http');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { Redis } = require('ioredis');
-const { fanout, driveInvokes } = require('./drive');
+const { fanout, driveInvokes, INVOKE_TIMEOUT_MS } = require('./drive');
 
 async function main() {
   const port = Number(process.env.PORT);
@@ -19,6 +19,15 @@ async function main() {
       ack(true);
     });
     socket.on('fanout', async (options, ack) => ack(await fanout(async (payload) => io.to('bench').emit('tick', payload), options)));
+    // Client-driven invoke: the ack handler asks the socket (on any node) and acks with its answer.
+    socket.on('invoke-client', async ({ target }, ack) => {
+      try {
+        const [answer] = await io.to(target).timeout(INVOKE_TIMEOUT_MS).emitWithAck('notify', { n: 1 });
+        ack(answer);
+      } catch (error) {
+        ack({ error: error.message });
+      }
+    });
     socket.on('invoke-drive', async (options, ack) => {
       ack(await driveInvokes((target) => io.to(target).timeout(options.timeoutMs).emitWithAck('notify', { n: 1 }), options));
     });

@@ -43,21 +43,25 @@ export class InvokeRouter {
     bus.registerHandler(INVOKE, (d: { clientId: string; type: string; data: unknown }, _from, timeoutMs) => this.invokeForPeer(d.clientId, d.type, d.data, timeoutMs));
   }
 
-  async invoke<T>(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
-    if (typeof clientId !== 'string' || clientId === '') throw new TypeError('invoke: clientId must be a non-empty string');
-    if (typeof type !== 'string' || type === '') throw new TypeError('invoke: type must be a non-empty string');
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('invoke: timeoutMs must be a positive number');
+  invoke<T>(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
+    if (typeof clientId !== 'string' || clientId === '') return Promise.reject(new TypeError('invoke: clientId must be a non-empty string'));
+    if (typeof type !== 'string' || type === '') return Promise.reject(new TypeError('invoke: type must be a non-empty string'));
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return Promise.reject(new TypeError('invoke: timeoutMs must be a positive number'));
     const deadline = Date.now() + timeoutMs;
-    if (this.registration.openConnection(clientId)) return (await this.invokeLocal(clientId, type, jsonCopy(data), timeoutMs)) as T;
-    const cached = this.routes.get(clientId);
-    if (cached !== undefined) {
-      try {
-        return await this.bus.request<T>(cached, INVOKE, { clientId, type, data }, timeoutMs);
-      } catch (error) {
-        if (!isWrongRoute(error)) throw error;
-        this.routes.forget(clientId);
-      }
-    }
+    const cached = this.registration.openConnection(clientId) ? undefined : this.routes.get(clientId);
+    if (cached === undefined) return this.route<T>(clientId, type, data, timeoutMs, deadline, undefined);
+    // The usual case, a remembered route: its request's promise is the answer (no async frame
+    // around it); only its "not here" goes on to the registry.
+    return this.bus.request<T>(cached, INVOKE, { clientId, type, data }, timeoutMs).catch((error: unknown) => {
+      if (!isWrongRoute(error)) throw error;
+      this.routes.forget(clientId);
+      return this.route<T>(clientId, type, data, timeoutMs, deadline, cached);
+    });
+  }
+
+  /** A client on this node, or one without a (live) remembered route: the registry names its node. */
+  private async route<T>(clientId: string, type: string, data: unknown, timeoutMs: number, deadline: number, cached: string | undefined): Promise<T> {
+    if (cached === undefined && this.registration.openConnection(clientId)) return (await this.invokeLocal(clientId, type, jsonCopy(data), timeoutMs)) as T;
     const client = await this.backend.getClient(clientId);
     if (!client) throw new ClientNotFoundError(clientId);
     const remaining = deadline - Date.now();
@@ -88,18 +92,24 @@ export class InvokeRouter {
   }
 
   /** An invoke sent here by another node: "not here" is its own answer, so the caller can re-route. */
-  private async invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
-    if (this.options.clientInvokeFn) {
-      try {
-        return await this.options.clientInvokeFn(clientId, type, data, timeoutMs);
-      } catch (error) {
-        // Its documented way of saying "not here".
-        if (error instanceof ClientDisconnectedError) throw new ClientNotOnNodeError(clientId);
-        throw error;
-      }
+  private invokeForPeer(clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.options.clientInvokeFn) return this.invokeFnForPeer(this.options.clientInvokeFn, clientId, type, data, timeoutMs);
+    // A client whose socket is open here is called at once; only one still registering is waited for.
+    const open = this.registration.openConnection(clientId);
+    if (open) return this.invoker.invoke(open, clientId, type, data, timeoutMs);
+    return this.registration.localConnection(clientId).then((connection) => {
+      if (!connection) throw new ClientNotOnNodeError(clientId);
+      return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
+    });
+  }
+
+  private async invokeFnForPeer(invokeFn: NonNullable<ResolvedMeshOptions['clientInvokeFn']>, clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    try {
+      return await invokeFn(clientId, type, data, timeoutMs);
+    } catch (error) {
+      // Its documented way of saying "not here".
+      if (error instanceof ClientDisconnectedError) throw new ClientNotOnNodeError(clientId);
+      throw error;
     }
-    const connection = await this.registration.localConnection(clientId);
-    if (!connection) throw new ClientNotOnNodeError(clientId);
-    return this.invoker.invoke(connection, clientId, type, data, timeoutMs);
   }
 }

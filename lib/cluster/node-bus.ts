@@ -4,6 +4,7 @@ import { NodeMessageDispatcher } from './node-message-dispatcher';
 import { MESH_BROKER, MESH_MEMBERSHIP_STORE } from '../mesh.constants';
 import type { MeshBroker } from '../state/broker/mesh-broker';
 import type { MembershipStore } from '../state/membership/membership-store';
+import { NodeOutbox } from './node-outbox';
 import { PendingRequests } from './pending-requests';
 import { MeshNodeUnreachableError, MeshNoHandlerError, MeshRequestTimeoutError } from '../errors';
 import { deserializeError, serializeError, type SerializedError } from './error-transfer';
@@ -14,7 +15,8 @@ export type NodeBroadcastHandler<T = any> = (data: T, fromNodeId: string) => voi
 /**
  * Node-to-node messaging over the broker's per-node channels: request/reply with correlation ids
  * and an absolute deadline (the caller's timer is never extended), typed errors rebuilt on the
- * caller's side, and fire-and-forget broadcasts to every node.
+ * caller's side, and fire-and-forget broadcasts to every node. Requests and replies to one node
+ * that leave in the same turn of the event loop share a publish (`NodeOutbox`).
  */
 @Injectable()
 export class NodeBus {
@@ -24,12 +26,15 @@ export class NodeBus {
   /** Waiting requests, with the node each one was sent to (only that node may answer it). */
   private readonly pending = new PendingRequests<string>();
   private sequence = 0;
+  /** Requests and replies to other nodes, sent together when several leave in one turn. */
+  private readonly outbox: NodeOutbox;
 
   constructor(
     @Inject(MESH_BROKER) private readonly broker: MeshBroker,
     @Inject(MESH_MEMBERSHIP_STORE) private readonly nodes: MembershipStore,
     messages: NodeMessageDispatcher,
   ) {
+    this.outbox = new NodeOutbox(broker);
     messages.on(NodeMessageKind.REQUEST, (message) => void this.onRequest(message));
     messages.on(NodeMessageKind.REPLY, (message) => this.onReply(message));
     messages.on(NodeMessageKind.NODE_BROADCAST, (message) => this.onBroadcast(message));
@@ -44,19 +49,23 @@ export class NodeBus {
   request<T = unknown>(nodeId: string, type: string, data: unknown, timeoutMs: number): Promise<T> {
     // Unique per requesting node (replies come back to it only), cheaper than a UUID.
     const requestId = (++this.sequence).toString(36);
-    const body = JSON.stringify({ type, data, timeoutMs });
+    let body: string;
+    try {
+      body = JSON.stringify({ type, data, timeoutMs });
+    } catch (error) {
+      // Data JSON cannot carry (a BigInt, a cycle) fails the request, never its caller's frame.
+      return Promise.reject(error);
+    }
     const answer = this.pending.wait<T>(
       requestId,
       timeoutMs,
       () => new MeshRequestTimeoutError(`Request "${type}" to node ${nodeId} got no answer within ${timeoutMs} ms`),
       nodeId,
     );
-    this.broker.publishToNode(nodeId, encodeNodeMessage({ kind: NodeMessageKind.REQUEST, origin: this.nodes.nodeId, requestId, body })).then(
-      (receivers) => {
-        if (receivers === 0) this.pending.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
-      },
-      (error: Error) => this.pending.settle(requestId, undefined, error),
-    );
+    this.outbox.send(nodeId, { kind: NodeMessageKind.REQUEST, origin: this.nodes.nodeId, requestId, body }, (receivers, error) => {
+      if (error) this.pending.settle(requestId, undefined, error);
+      else if (receivers === 0) this.pending.settle(requestId, undefined, new MeshNodeUnreachableError(nodeId));
+    });
     return answer;
   }
 
@@ -77,11 +86,9 @@ export class NodeBus {
       // A result JSON cannot carry (a BigInt from clientInvokeFn, say): the caller gets an error, not a timeout.
       text = JSON.stringify({ error: serializeError(new Error(`The answer to node ${origin} could not be encoded as JSON: ${(error as Error).message}`)) });
     }
-    try {
-      await this.broker.publishToNode(origin, encodeNodeMessage({ kind: NodeMessageKind.REPLY, origin: this.nodes.nodeId, requestId, body: text }));
-    } catch (error) {
-      this.logger.warn(`Could not answer node ${origin}: ${(error as Error).message}`);
-    }
+    this.outbox.send(origin, { kind: NodeMessageKind.REPLY, origin: this.nodes.nodeId, requestId, body: text }, (_receivers, error) => {
+      if (error) this.logger.warn(`Could not answer node ${origin}: ${error.message}`);
+    });
   }
 
   private onReply({ origin, requestId, body }: NodeMessageOf<typeof NodeMessageKind.REPLY>): void {

@@ -21,6 +21,8 @@ export const NodeMessageKind = {
   REPLY: 'reply',
   /** A node-bus broadcast to every node's handlers; the body is JSON. */
   NODE_BROADCAST: 'node-broadcast',
+  /** Several node-bus requests and replies for one node, sent together (`NodeOutbox`). */
+  BATCH: 'batch',
 } as const;
 
 export type NodeMessageKind = (typeof NodeMessageKind)[keyof typeof NodeMessageKind];
@@ -34,17 +36,33 @@ export type NodeMessage =
   | { kind: typeof NodeMessageKind.ROOM_CLEARED; origin: string; room: string }
   | { kind: typeof NodeMessageKind.REQUEST; origin: string; requestId: string; body: string }
   | { kind: typeof NodeMessageKind.REPLY; origin: string; requestId: string; body: string }
-  | { kind: typeof NodeMessageKind.NODE_BROADCAST; origin: string; body: string };
+  | { kind: typeof NodeMessageKind.NODE_BROADCAST; origin: string; body: string }
+  | { kind: typeof NodeMessageKind.BATCH; origin: string; messages: BatchedMessage[] };
+
+/** What a batch may carry: node-bus requests and replies of its own origin. */
+export type BatchedMessage = Extract<NodeMessage, { kind: typeof NodeMessageKind.REQUEST | typeof NodeMessageKind.REPLY }>;
 
 export type NodeMessageOf<K extends NodeMessageKind> = Extract<NodeMessage, { kind: K }>;
 
 const KINDS = new Set<string>(Object.values(NodeMessageKind));
+const VERSION_TEXT = String(NODE_MESSAGE_VERSION);
+
+/** 1 to 20 decimal digits. */
+function isNodeId(text: string): boolean {
+  if (text.length === 0 || text.length > 20) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
 /**
  * Text, not JSON, so that a frame the sender encoded once is passed through without being parsed
  * and encoded again: `<version> <kind>\n<origin>\n<comma-separated ids>\n<body>`, where the body is
- * the frame, the close code, the room, `<room length>:<room><frame>` for `room`, or JSON for the
- * node bus. Connection ids never contain commas (they are UUIDs); room names may hold anything.
+ * the frame, the close code, the room, `<room length>:<room><frame>` for `room`, JSON for the
+ * node bus, or `<length>:<message>` for each message of a batch. Connection ids never contain
+ * commas (they are UUIDs); room names may hold anything.
  */
 export function encodeNodeMessage(message: NodeMessage): string {
   const head = `${NODE_MESSAGE_VERSION} ${message.kind}\n${message.origin}\n`;
@@ -64,7 +82,32 @@ export function encodeNodeMessage(message: NodeMessage): string {
       return `${head}${message.requestId}\n${message.body}`;
     case NodeMessageKind.NODE_BROADCAST:
       return `${head}\n${message.body}`;
+    case NodeMessageKind.BATCH: {
+      let body = '';
+      for (const inner of message.messages) {
+        const text = encodeNodeMessage(inner);
+        body += `${text.length}:${text}`;
+      }
+      return `${head}\n${body}`;
+    }
   }
+}
+
+/** The messages of a batch body, each checked as a message of its own; a problem fails the whole batch. */
+function decodeBatch(origin: string, body: string): NodeMessage | NodeMessageProblem {
+  const messages: BatchedMessage[] = [];
+  for (let at = 0; at < body.length; ) {
+    const colon = body.indexOf(':', at);
+    const length = colon > at && colon - at <= 10 ? Number(body.slice(at, colon)) : NaN;
+    if (!Number.isInteger(length) || length < 1 || colon + 1 + length > body.length) return { problem: 'a malformed batch body' };
+    const inner = decodeNodeMessage(body.slice(colon + 1, colon + 1 + length));
+    if (!isNodeMessage(inner)) return { problem: `a batched message: ${inner.problem}` };
+    if (inner.kind !== NodeMessageKind.REQUEST && inner.kind !== NodeMessageKind.REPLY) return { problem: `a batched message of kind "${inner.kind}"` };
+    if (inner.origin !== origin) return { problem: 'a batched message from another origin' };
+    messages.push(inner);
+    at = colon + 1 + length;
+  }
+  return messages.length > 0 ? { kind: NodeMessageKind.BATCH, origin, messages } : { problem: 'an empty batch' };
 }
 
 /** Why a text is not a node message this node can act on. */
@@ -80,13 +123,19 @@ export function decodeNodeMessage(text: string): NodeMessage | NodeMessageProble
   const b = text.indexOf('\n', a + 1);
   const c = text.indexOf('\n', b + 1);
   if (a < 0 || b < 0 || c < 0) return { problem: 'not four lines' };
-  const [version, kind] = text.slice(0, a).split(' ');
-  if (version !== String(NODE_MESSAGE_VERSION)) return { problem: `version ${JSON.stringify(version)} (this node speaks ${NODE_MESSAGE_VERSION})` };
-  if (!KINDS.has(kind)) return { problem: `unknown kind ${JSON.stringify(kind)}` };
+  // Read with indexOf and slice rather than split and a regular expression: every message between
+  // nodes (each invoke twice) goes through here.
+  const space = text.indexOf(' ');
+  const spaced = space >= 0 && space < a;
+  const version = text.slice(0, spaced ? space : a);
+  if (version !== VERSION_TEXT) return { problem: `version ${JSON.stringify(version)} (this node speaks ${NODE_MESSAGE_VERSION})` };
+  const kindEnd = spaced ? text.indexOf(' ', space + 1) : -1;
+  const kind = spaced ? text.slice(space + 1, kindEnd < 0 || kindEnd > a ? a : kindEnd) : undefined;
+  if (kind === undefined || !KINDS.has(kind)) return { problem: `unknown kind ${JSON.stringify(kind)}` };
   const origin = text.slice(a + 1, b);
-  if (!/^\d{1,20}$/.test(origin)) return { problem: `origin ${JSON.stringify(origin.slice(0, 30))} is not a node id` };
+  if (!isNodeId(origin)) return { problem: `origin ${JSON.stringify(origin.slice(0, 30))} is not a node id` };
   const list = text.slice(b + 1, c);
-  const ids = list ? list.split(',') : [];
+  const ids = list === '' ? [] : list.indexOf(',') < 0 ? [list] : list.split(',');
   if (ids.some((id) => id.length === 0)) return { problem: 'an empty connection id' };
   const body = text.slice(c + 1);
   switch (kind) {
@@ -110,6 +159,8 @@ export function decodeNodeMessage(text: string): NodeMessage | NodeMessageProble
     case NodeMessageKind.REQUEST:
     case NodeMessageKind.REPLY:
       return ids.length === 1 ? { kind, origin, requestId: ids[0], body } : { problem: `${kind} without one request id` };
+    case NodeMessageKind.BATCH:
+      return decodeBatch(origin, body);
     default:
       return { kind: NodeMessageKind.NODE_BROADCAST, origin, body };
   }

@@ -3,7 +3,8 @@ import { MeshConfigurationError } from '../errors';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { HeartbeatCommand } from '../protocol';
-import type { MeshCommandContext, MeshMiddlewareFn, MeshPipelineArgs } from './command-context';
+import type { MeshCommandContext, MeshMiddlewareFn } from './command-context';
+import type { CommandInvoker } from './plain-invoker';
 
 /** A command ready to run: its own middlewares and its Nest-enhanced invoker. */
 export interface RegisteredCommand {
@@ -12,8 +13,8 @@ export interface RegisteredCommand {
   readonly origin: string;
   /** Class and method middlewares (the global ones are kept by the registry). */
   readonly middlewares: readonly MeshMiddlewareFn[];
-  /** Guards -> interceptors -> pipes -> handler, with exception filters around them. */
-  readonly invoke: (...args: MeshPipelineArgs) => Promise<unknown>;
+  /** Guards -> interceptors -> pipes -> handler, with exception filters around them (just the handler when it has none). */
+  readonly invoke: CommandInvoker;
 }
 
 const HEARTBEAT_NAMES = new Set<string>(Object.values(HeartbeatCommand));
@@ -63,8 +64,11 @@ export class CommandRegistry {
     for (const middleware of this.globalMiddlewares) await middleware(context);
   }
 
-  /** Runs global, then the command's middlewares, then its pipeline. */
-  execute(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
+  /**
+   * Runs global, then the command's middlewares, then its pipeline: its result, or a Promise of it
+   * (a command without middlewares may return or throw synchronously).
+   */
+  execute(command: RegisteredCommand, context: MeshCommandContext): unknown {
     if (this.globalMiddlewares.length === 0 && command.middlewares.length === 0) return this.invoke(command, context);
     return this.withMiddlewares(command, context);
   }
@@ -75,7 +79,7 @@ export class CommandRegistry {
     return this.invoke(command, context);
   }
 
-  private invoke(command: RegisteredCommand, context: MeshCommandContext): Promise<unknown> {
+  private invoke(command: RegisteredCommand, context: MeshCommandContext): unknown {
     return command.invoke(context.connection, context.payload, context, command.name);
   }
 }

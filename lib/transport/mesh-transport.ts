@@ -78,7 +78,8 @@ class InFlight {
   }
 
   finish(): void {
-    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    // Checked first: a sync command brings the count back to 0 on every request.
+    if (--this.count === 0 && this.waiters.length > 0) for (const wake of this.waiters.splice(0)) wake();
   }
 
   idle(): Promise<void> {
@@ -382,22 +383,26 @@ export class MeshTransport {
     if (!state.ready && !registering) return;
     state.inFlight++;
     this.requests.start();
-    // Once the connection is registered (nearly always), a request goes straight to the dispatcher.
+    // Once the connection is registered (nearly always), a request goes straight to the dispatcher,
+    // and a command that answers synchronously is replied to before this frame's handler returns.
     const result = registering
       ? registering.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED))
       : this.dispatcher.run(connection, id, command, payload);
+    if (!(result instanceof Promise)) return this.reply(connection, state, id, command, result);
     result.then(
-      (reply) => {
-        if (reply !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, reply, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
-        state.inFlight--;
-        this.requests.finish();
-      },
+      (reply) => this.reply(connection, state, id, command, reply),
       (error: Error) => {
         this.logger.error(error.message, error.stack);
         state.inFlight--;
         this.requests.finish();
       },
     );
+  }
+
+  private reply(connection: Connection, state: SocketState, id: FrameId, command: string, reply: unknown): void {
+    if (reply !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, reply, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
+    state.inFlight--;
+    this.requests.finish();
   }
 
   private replyProblem(command: string, problem: ReplyProblem): void {

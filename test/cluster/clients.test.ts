@@ -8,6 +8,7 @@ import {
   MeshClientMemoryRegistry,
   MeshClientRedisRegistry,
   MeshClientService,
+  MeshNodeUnreachableError,
   MeshRequestTimeoutError,
   type MeshClientRegistryBackend,
   type RegisteredClient,
@@ -165,6 +166,24 @@ describe('MeshClientService across two nodes', () => {
     for (const caller of [a, b]) await expect(service(caller).invoke('ghost', 'notify', {})).rejects.toBeInstanceOf(ClientDisconnectedError);
   });
 
+  it('bad arguments, and data JSON cannot carry, reject the invoke (never throw), locally and remotely', async () => {
+    await connect(b, 'bob');
+    expect(await service(a).invoke('bob', 'notify', 1)).toEqual({ received: 1 }); // A now remembers B as bob's node
+    const attempt = (run: () => Promise<unknown>): Promise<unknown> | string => {
+      try {
+        return run();
+      } catch (error) {
+        return `threw ${String(error)}`;
+      }
+    };
+    for (const caller of [a, b]) {
+      await expect(attempt(() => service(caller).invoke('bob', 'notify', { big: 1n }))).rejects.toBeInstanceOf(TypeError);
+      await expect(attempt(() => service(caller).invoke('', 'notify', {}))).rejects.toBeInstanceOf(TypeError);
+      await expect(attempt(() => service(caller).invoke('bob', 'notify', {}, 0))).rejects.toBeInstanceOf(TypeError);
+    }
+    expect(await service(a).invoke('bob', 'notify', 2)).toEqual({ received: 2 });
+  });
+
   it('a client that never answers times out, locally and remotely, and nothing hangs', async () => {
     const silent = await RawClient.connect(`${b.url}?clientId=silent`);
     try {
@@ -246,6 +265,28 @@ describe('MeshClientService across two nodes', () => {
       await publishFromOutside(redis, keys.nodeChannel(a.mesh.nodeId), forged);
     }
     expect(await answer).toBe('from B');
+  });
+
+  it('invokes that leave a node in one turn share a publish, and each gets its own answer', async () => {
+    for (const id of ['p0', 'p1', 'p2', 'p3']) await connect(b, id);
+    for (const id of ['p0', 'p1', 'p2', 'p3']) await service(a).invoke(id, 'notify', 'warm'); // A now remembers B for each
+    const listener = openRedis();
+    await listener.subscribe(`${keyPrefix}node:${b.mesh.nodeId}`);
+    const published: string[] = [];
+    listener.on('message', (_channel: string, text: string) => published.push(text));
+    const answers = await Promise.all(['p0', 'p1', 'p2', 'p3', 'p0', 'p1'].map((id, n) => service(a).invoke(id, 'notify', { id, n })));
+    expect(answers).toEqual(['p0', 'p1', 'p2', 'p3', 'p0', 'p1'].map((id, n) => ({ received: { id, n } })));
+    await waitFor(() => published.length > 0, 2000, 'the publish to B');
+    expect(published).toHaveLength(1);
+    const batch = decodeNodeMessage(published[0]);
+    expect(batch).toMatchObject({ kind: 'batch', origin: a.mesh.nodeId });
+    expect('messages' in batch && batch.messages.map((m) => m.kind)).toEqual(Array(6).fill('request'));
+  });
+
+  it('requests batched to a node nobody holds all fail as unreachable', async () => {
+    const bus = a.app.get(NodeBus);
+    const results = await Promise.all([1, 2, 3].map((n) => bus.request('424242', 'mesh:kick', { clientId: `x${n}`, epoch: 1 }, 2000).catch((e) => e)));
+    for (const result of results) expect(result).toBeInstanceOf(MeshNodeUnreachableError);
   });
 
   it('updateClientMetadata works from any node, written by the owner only', async () => {
