@@ -128,6 +128,33 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
+/**
+ * The result a load generator process prints as its last stdout line (JSON), killed after
+ * `timeoutMs`; rejects if it exits with an error.
+ */
+async function loadResult(load, timeoutMs) {
+  let out = '';
+  load.stdout.on('data', (d) => (out += d));
+  const timer = setTimeout(() => load.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise((resolve) => load.once('exit', resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** A load generator's ending: its result as one JSON line on stdout, then exit (1 on error). */
+function reportAndExit(running) {
+  running
+    .then((result) => {
+      console.log(JSON.stringify(result));
+      process.exit(0);
+    })
+    .catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
+}
+
 /** The value after `--name` on the command line, if any. */
 function arg(name) {
   const i = process.argv.indexOf(`--${name}`);
@@ -137,4 +164,4 @@ function arg(name) {
 /** ~100 bytes of JSON payload. */
 const ECHO_PAYLOAD = { text: 'x'.repeat(64), n: 12345, ok: true };
 
-module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, Histogram, ECHO_PAYLOAD };
+module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, loadResult, reportAndExit, Histogram, ECHO_PAYLOAD };

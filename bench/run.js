@@ -5,7 +5,7 @@
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
 const os = require('node:os');
-const { freePort, waitForPort, sleep, startRedis, stop, arg } = require('./common');
+const { freePort, waitForPort, sleep, startRedis, stop, arg, loadResult } = require('./common');
 const { corePlan, onCore } = require('./pinning');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
@@ -33,14 +33,7 @@ async function runCell(plan, redisUrl, target, workload, index) {
     await sleep(300);
     // taskset execs the node binary, so these pids are the servers' own (load.js reads their /proc).
     const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid) });
-    const load = startNode(plan.cores?.load, 'load.js', [spec], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    load.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => load.kill('SIGKILL'), CELL_TIMEOUT_MS);
-    const code = await new Promise((resolve) => load.once('exit', resolve));
-    clearTimeout(timer);
-    if (code !== 0) throw new Error(`load generator exited with ${code}`);
-    return JSON.parse(out.trim().split('\n').pop());
+    return await loadResult(startNode(plan.cores?.load, 'load.js', [spec], { stdio: ['ignore', 'pipe', 'inherit'] }), CELL_TIMEOUT_MS);
   } finally {
     await Promise.all(servers.map(stop));
   }

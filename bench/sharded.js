@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
-const { freePort, waitForPort, sleep, startRedis, stop, arg } = require('./common');
+const { freePort, waitForPort, sleep, startRedis, stop, arg, loadResult } = require('./common');
 const { startRedisCluster } = require('./rooms/redis-cluster');
 
 const NODES = 4;
@@ -102,13 +102,7 @@ async function runTarget(name) {
       deadlineMs: TARGET_DEADLINE_MS,
     };
     const load = spawn(process.execPath, [join(__dirname, 'rooms/load.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    load.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => load.kill('SIGKILL'), TARGET_DEADLINE_MS + 5000);
-    const code = await new Promise((resolve) => load.once('exit', resolve));
-    clearTimeout(timer);
-    if (code !== 0) throw new Error(`load generator exited with ${code}`);
-    return JSON.parse(out.trim().split('\n').pop());
+    return await loadResult(load, TARGET_DEADLINE_MS + 5000);
   } finally {
     await Promise.all(servers.map(stop));
     backend.stop();

@@ -5,7 +5,7 @@
 // idle again, churn (joins and leaves, Redis commands per operation); a cool-down before each
 // idle window.
 const connectors = require('../clients');
-const { summarize, sleep } = require('../common');
+const { summarize, sleep, reportAndExit } = require('../common');
 const { wallMs } = require('../servers/drive');
 const { makeLayout } = require('./layout');
 const { threadCpuMicros, bytesRead, connectionsTo, sliceSampler } = require('./proc');
@@ -244,12 +244,4 @@ const hardStop = setTimeout(() => {
 }, spec.deadlineMs);
 hardStop.unref();
 
-main()
-  .then((result) => {
-    console.log(JSON.stringify(result));
-    process.exit(0);
-  })
-  .catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
+reportAndExit(main());

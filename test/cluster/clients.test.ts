@@ -270,10 +270,8 @@ describe('MeshClientService across two nodes', () => {
   it('invokes that leave a node in one turn share a publish, and each gets its own answer', async () => {
     for (const id of ['p0', 'p1', 'p2', 'p3']) await connect(b, id);
     for (const id of ['p0', 'p1', 'p2', 'p3']) await service(a).invoke(id, 'notify', 'warm'); // A now remembers B for each
-    const listener = openRedis();
-    await listener.subscribe(`${keyPrefix}node:${b.mesh.nodeId}`);
     const published: string[] = [];
-    listener.on('message', (_channel: string, text: string) => published.push(text));
+    closers.push(await subscribeFromOutside(new RedisKeyLayout(keyPrefix).nodeChannel(b.mesh.nodeId), (text) => published.push(text)));
     const answers = await Promise.all(['p0', 'p1', 'p2', 'p3', 'p0', 'p1'].map((id, n) => service(a).invoke(id, 'notify', { id, n })));
     expect(answers).toEqual(['p0', 'p1', 'p2', 'p3', 'p0', 'p1'].map((id, n) => ({ received: { id, n } })));
     await waitFor(() => published.length > 0, 2000, 'the publish to B');
