@@ -32,12 +32,7 @@ async function rpc() {
     );
   };
   await loop(500, () => undefined);
-  const latencies = [];
-  const cpu0 = cpuOf();
-  const started = performance.now();
-  await loop(5000, (ms) => latencies.push(ms));
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuOf() - cpu0;
+  const { latencies, seconds, cpu } = await measured(loop);
   await Promise.all(clients.map((c) => c.close()));
   return { throughput: latencies.length / seconds, unit: 'cmd/s', ...summarize(latencies), delivered: 1, cpuPerOp: cpu / latencies.length, peakRss: peakRss() };
 }
@@ -135,12 +130,7 @@ async function invokeClient() {
   };
   await loop(500, () => undefined);
   errors = 0;
-  const latencies = [];
-  const cpu0 = cpuOf();
-  const started = performance.now();
-  await loop(5000, (ms) => latencies.push(ms));
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuOf() - cpu0;
+  const { latencies, seconds, cpu } = await measured(loop);
   await Promise.all([...answering, ...callers].map((c) => c.close()));
   return {
     throughput: latencies.length / seconds,
@@ -172,6 +162,15 @@ async function connections() {
   const result = { throughput: COUNT / seconds, unit: 'connects/s', p50: null, p99: null, max: null, delivered: clients.length / COUNT, cpuPerOp: cpu / COUNT, bytesPerConnection: (after - before) / COUNT, peakRss: peakRss() };
   await inBatches(clients.length, 500, (i) => clients[i].close());
   return result;
+}
+
+/** The measured phase of a request loop: 5 s of `loop(ms, record)`, its latencies, wall time and server CPU. */
+async function measured(loop) {
+  const latencies = [];
+  const cpu0 = cpuOf();
+  const started = performance.now();
+  await loop(5000, (ms) => latencies.push(ms));
+  return { latencies, seconds: (performance.now() - started) / 1000, cpu: cpuOf() - cpu0 };
 }
 
 const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections };
