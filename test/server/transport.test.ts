@@ -325,6 +325,27 @@ describe('transport: heartbeat and cleanup', () => {
     }
   });
 
+  it('runs its scripts on a borrowed client with auto-pipelining (the first run of a script shares a queued pipeline)', async () => {
+    const keyPrefix = uniquePrefix();
+    const borrowed = new Redis(redisUrl(), { enableAutoPipelining: true });
+    const t = await startApp({ mesh: { keyPrefix, redis: borrowed } });
+    try {
+      const c = await RawClient.connect(t.url);
+      // A command of the app queues an auto-pipeline; the join's script is first run in the same turn.
+      const [, joined] = await Promise.all([borrowed.get(`${keyPrefix}unrelated`), t.mesh.addToRoom('r', c.connectionId!)]);
+      expect(joined).toBe(true);
+      expect(await t.mesh.getRoomMembers('r')).toEqual([c.connectionId]);
+      // After SCRIPT FLUSH (a restart, a failover) the scripts are sent again.
+      await borrowed.script('FLUSH');
+      await t.mesh.removeFromRoom('r', c.connectionId!);
+      expect(await t.mesh.getRoomMembers('r')).toEqual([]);
+      c.socket.close();
+    } finally {
+      await t.close();
+      borrowed.disconnect();
+    }
+  });
+
   it('app.close() closes sockets with 1001 and leaves none of the node connection keys in Redis', async () => {
     const keyPrefix = uniquePrefix();
     const t = await startApp({ mesh: { keyPrefix } });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -22,9 +23,9 @@ export type LuaScriptName =
   | 'resign';
 
 interface LuaScript {
-  command: string;
   keys: number;
   source: string;
+  sha1: string;
 }
 
 const loaded = new Map<LuaScriptName, LuaScript>();
@@ -39,26 +40,35 @@ function script(name: LuaScriptName): LuaScript {
     const source = readFileSync(join(__dirname, 'lua', `${name}.lua`), 'utf8');
     const header = /^--! keys: (\d+)/.exec(source);
     if (!header) throw new Error(`lua/${name}.lua does not start with "--! keys: <n>"`);
-    found = { command: `mesh_${name.replace(/-/g, '_')}`, keys: Number(header[1]), source };
+    found = { keys: Number(header[1]), source, sha1: createHash('sha1').update(source).digest('hex') };
     loaded.set(name, found);
   }
   return found;
 }
 
-/** Runs the Lua scripts on one client: each is sent once (EVALSHA afterwards, as ioredis does for defined commands). */
-export class LuaScripts {
-  private readonly defined = new Set<LuaScriptName>();
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
 
+/**
+ * Runs the Lua scripts on one client (standalone or Cluster, owned or borrowed): EVALSHA, and EVAL
+ * once when the server does not have the script yet (a new server, a restart, a failover, a
+ * SCRIPT FLUSH); EVAL caches it there for the next EVALSHA. Plain EVALSHA/EVAL rather than
+ * ioredis's `defineCommand`, whose commands exist only on pipelines made after the definition:
+ * with auto-pipelining (ours, or a borrowed client's) a script first run while a pipeline was
+ * queued would fail.
+ */
+export class LuaScripts {
   constructor(private readonly redis: Redis) {}
 
-  run<T>(name: LuaScriptName, keys: readonly string[], args: ReadonlyArray<string | number> = []): Promise<T> {
-    const { command, keys: declared, source } = script(name);
+  async run<T>(name: LuaScriptName, keys: readonly string[], args: ReadonlyArray<string | number> = []): Promise<T> {
+    const { keys: declared, source, sha1 } = script(name);
     if (keys.length !== declared) throw new Error(`Script ${name} takes ${declared} keys, got ${keys.length}`);
-    if (!this.defined.has(name)) {
-      this.redis.defineCommand(command, { numberOfKeys: declared, lua: source });
-      this.defined.add(name);
+    try {
+      return (await this.redis.evalsha(sha1, declared, ...keys, ...args)) as T;
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return (await this.redis.eval(source, declared, ...keys, ...args)) as T;
     }
-    const fn = (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<T>>)[command];
-    return fn.call(this.redis, ...keys, ...args);
   }
 }
