@@ -3,7 +3,7 @@
 // on a shared machine is not (±20 % between runs). User-space only: the kernel's share of a
 // socket write (the same for every target) is not counted.
 //
-//   node bench/instructions.js [--target nestjs-mesh|socket.io|raw|all] [--workload rpc|invoke-client] [--ops 20000]
+//   node bench/instructions.js [--target nestjs-mesh|socket.io|raw|all] [--workload rpc|invoke-client|connections] [--ops 20000]
 //
 // The node (servers/<target>.js) runs under `valgrind --tool=callgrind` with V8 single-threaded
 // (no concurrent compiler or GC threads adding their own counts); the load runs here. After a
@@ -84,6 +84,25 @@ async function measure(target, workload, ops, redisUrl) {
     const connect = connectors[target];
     let clients;
     let load;
+    if (workload === 'connections') {
+      // As load.js's connections: idle connections opened in batches, after a warm-up of connects.
+      const open = async (n) => {
+        const opened = [];
+        for (let i = 0; i < n; i += 50) opened.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => connect(ports[0], undefined, {})))));
+        return opened;
+      };
+      const warm = await open(Math.min(ops, 1000));
+      await Promise.all(warm.map((c) => c.close()));
+      await sleep(2000);
+      const pids = servers.map((s) => s.pid);
+      control('-z', pids);
+      clients = await open(ops);
+      // Every connect's writes were answered: a client is told its id after them.
+      control('-d', pids);
+      await Promise.all(clients.map((c) => c.close()));
+      const instructions = pids.reduce((sum, pid) => sum + dumpedInstructions(outDir, pid), 0);
+      return { target, workload, ops, instructionsPerOp: instructions / ops };
+    }
     if (workload === 'rpc') {
       clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect(ports[0], undefined, {})));
       load = () => closedLoop(clients, (c) => c.call('echo', ECHO_PAYLOAD));

@@ -1,5 +1,5 @@
 'use strict';
-// `npm run bench` (all cells) or `npm run bench -- --target raw --workload rpc` (one cell).
+// `npm run bench` (all cells) or `npm run bench -- --target raw --workload rpc` (one cell; several targets comma-separated).
 // Starts a private redis-server, then for each workload runs every target in turn: its server
 // nodes in their own processes, the load generator in another, everything on loopback.
 const { spawn } = require('node:child_process');
@@ -106,7 +106,7 @@ function combine(rounds) {
 }
 
 async function main() {
-  const targets = arg('target') ? [arg('target')] : TARGETS;
+  const targets = arg('target') ? arg('target').split(',') : TARGETS;
   const workloads = arg('workload') ? [arg('workload')] : Object.keys(WORKLOADS);
   const rounds = Number(arg('rounds') ?? 1);
   for (const t of targets) if (!SERVER[t]) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
