@@ -15,7 +15,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const connectors = require('./clients');
-const { freePort, waitForPort, startRedis, stop, arg, sleep, ECHO_PAYLOAD } = require('./common');
+const { freePort, waitForPort, startRedis, stop, arg, sleep, cpuMicros, ECHO_PAYLOAD } = require('./common');
 
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CLIENTS = 50;
@@ -43,6 +43,21 @@ function dumpedInstructions(outDir, pid) {
 const control = (flag, pids) => {
   for (const pid of pids) execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'ignore', timeout: 120_000 });
 };
+
+/** Resolves once the processes used no CPU for `quietMs` in a row (or after 30 s, said on stderr). */
+async function untilQuiet(pids, quietMs) {
+  const used = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const giveUpAt = Date.now() + 30_000;
+  let last = used();
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < quietMs) {
+    if (Date.now() > giveUpAt) return void process.stderr.write('servers never went quiet after the warm-up; counting anyway\n');
+    await sleep(50);
+    const now = used();
+    if (now !== last) quietSince = Date.now();
+    last = now;
+  }
+}
 
 /** Each client sends `send(client)` one after another until `stop()` (or a send fails). */
 function closedLoop(clients, send) {
@@ -93,8 +108,10 @@ async function measure(target, workload, ops, redisUrl) {
       };
       const warm = await open(Math.min(ops, 1000));
       await Promise.all(warm.map((c) => c.close()));
-      await sleep(2000);
       const pids = servers.map((s) => s.pid);
+      // The warm-up's closes are cleaned up on the server after the clients saw them: count from
+      // when the nodes went quiet (no CPU for 300 ms), not after a guessed delay.
+      await untilQuiet(pids, 300);
       control('-z', pids);
       clients = await open(ops);
       // Every connect's writes were answered: a client is told its id after them.
