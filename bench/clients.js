@@ -12,7 +12,13 @@ async function meshClient(port, clientId, handlers) {
   if (handlers.notify) client.handle('notify', handlers.notify);
   if (handlers.tick) client.on('tick', (e) => handlers.tick(e.detail));
   await client.connect();
-  return { id: clientId, call: (command, payload) => client.command(command, payload), close: () => client.close() };
+  return {
+    id: clientId,
+    call: (command, payload) => client.command(command, payload),
+    /** nestjs-mesh only (the channel workloads): resolves with the server's subscribe reply. */
+    subscribe: (channel, callback) => client.subscribe(channel, callback),
+    close: () => client.close(),
+  };
 }
 
 async function socketioClient(port, _clientId, handlers) {

@@ -4,11 +4,14 @@
 const connectors = require('./clients');
 const { cpuMicros, memory, summarize, sleep, reportAndExit, ECHO_PAYLOAD } = require('./common');
 const { wallMs } = require('./servers/drive');
+const { threadCpuMicros } = require('./rooms/proc');
 
-const { target, workload, ports, pids } = JSON.parse(process.argv[2]);
+const { target, workload, ports, pids, redisPid } = JSON.parse(process.argv[2]);
 const connect = connectors[target];
 
 const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+/** Redis's CPU time (µs, from its threads' schedstat: /proc/<pid>/stat's 10 ms ticks are too coarse for it), when the runner passed its pid. */
+const redisCpu = () => (redisPid ? threadCpuMicros(redisPid) : NaN);
 const peakRss = () => Math.max(...pids.map((pid) => memory(pid).peak));
 
 async function inBatches(count, size, make) {
@@ -164,6 +167,96 @@ async function connections() {
   return result;
 }
 
+/**
+ * A channel with 100 subscribers, 50 on each node, and a publisher: `publish-drive` on node 1
+ * (`mesh.publish` in a server-side loop, ~100-byte messages). Run on a plain channel and on a
+ * recoverable one (`channel-recoverable`: size 1000, ttl 5 min), the same way:
+ * - warm-up: 1,000 messages as fast as they go (fills the recoverable window, so the measured
+ *   phases trim the stream as a busy channel does), not counted;
+ * - paced: 200 messages/s for 5 s: latency = receive time − the publisher's time just before
+ *   `publish` (same clock), and server CPU (both nodes, the publishing loop included) ÷ messages;
+ * - burst: 2,000 messages, each published when the one before resolved: messages/s from the
+ *   first publish to the last delivery, and server CPU ÷ messages.
+ * Every (subscriber, seq) pair is counted, so losses and duplicates show in "delivered".
+ */
+async function channel(recoverable) {
+  const SUBSCRIBERS = 100;
+  const RATE = 200;
+  const PACED = RATE * 5;
+  const BURST = 2000;
+  const name = recoverable ? 'bench-recoverable' : 'bench-plain';
+  let tag = 'idle';
+  let seen = [];
+  let deliveries = 0;
+  let duplicates = 0;
+  let lastDelivery = 0;
+  let latencies = [];
+  let first = new Float64Array(0);
+  const subscribers = await inBatches(SUBSCRIBERS, 50, (i) => connect(ports[i % 2], undefined, {}));
+  await Promise.all(
+    subscribers.map(async (s, i) => {
+      const reply = await s.subscribe(name, (text) => {
+        const m = JSON.parse(text);
+        if (m.tag !== tag) return;
+        if (seen[i][m.seq]++) duplicates++;
+        deliveries++;
+        lastDelivery = performance.now();
+        const ms = wallMs() - m.ts;
+        latencies.push(ms);
+        if (ms < first[m.seq]) first[m.seq] = ms;
+      });
+      if (!reply?.success) throw new Error(`subscribe ${name} refused`);
+      if (recoverable !== (typeof reply.epoch === 'string')) throw new Error(`${name}: the subscribe reply ${recoverable ? 'has no' : 'has an'} epoch`);
+    }),
+  );
+  const publisher = await connect(ports[0], undefined, {});
+  const run = async (phase, count, intervalMs) => {
+    tag = phase;
+    seen = Array.from({ length: SUBSCRIBERS }, () => new Uint8Array(count));
+    deliveries = 0;
+    duplicates = 0;
+    latencies = [];
+    first = new Float64Array(count).fill(Infinity);
+    const cpu0 = cpuOf();
+    const redis0 = redisCpu();
+    const own0 = process.cpuUsage();
+    const started = performance.now();
+    const drive = await publisher.call('publish-drive', { channel: name, tag: phase, count, intervalMs });
+    const deadline = Date.now() + 10_000;
+    while (deliveries < SUBSCRIBERS * count && Date.now() < deadline) await sleep(10);
+    const seconds = (lastDelivery - started) / 1000;
+    await sleep(200);
+    const own = process.cpuUsage(own0);
+    const result = { count, deliveries, duplicates, seconds, cpu: cpuOf() - cpu0, redisCpu: redisCpu() - redis0, loadCpu: own.user + own.system, latencies, first: first.filter(Number.isFinite), ...drive };
+    tag = 'idle';
+    return result;
+  };
+  await run('warm', 1000, 0);
+  await sleep(300);
+  const paced = await run('paced', PACED, 1000 / RATE);
+  const burst = await run('burst', BURST, 0);
+  await Promise.all([...subscribers, publisher].map((c) => c.close()));
+  return {
+    throughput: burst.count / burst.seconds,
+    unit: 'msg/s (burst)',
+    ...summarize(paced.latencies),
+    delivered: Math.min(paced.deliveries / (SUBSCRIBERS * PACED), burst.deliveries / (SUBSCRIBERS * BURST)),
+    duplicates: paced.duplicates + burst.duplicates,
+    cpuPerOp: paced.cpu / PACED,
+    burstCpuPerOp: burst.cpu / BURST,
+    redisCpuPerOp: paced.redisCpu / PACED,
+    burstRedisCpuPerOp: burst.redisCpu / BURST,
+    loadCpuPerOp: paced.loadCpu / PACED,
+    publishP50: paced.publishP50,
+    publishP99: paced.publishP99,
+    // The first subscriber to get each message: publish → Redis → node → socket, without the
+    // wait behind the other 99 subscribers' frames that one load generator reads in turn.
+    firstP50: summarize(paced.first).p50,
+    firstP99: summarize(paced.first).p99,
+    peakRss: peakRss(),
+  };
+}
+
 /** The measured phase of a request loop: 5 s of `loop(ms, record)`, its latencies, wall time and server CPU. */
 async function measured(loop) {
   const latencies = [];
@@ -173,5 +266,5 @@ async function measured(loop) {
   return { latencies, seconds: (performance.now() - started) / 1000, cpu: cpuOf() - cpu0 };
 }
 
-const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections };
+const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections, channel: () => channel(false), 'channel-recoverable': () => channel(true) };
 reportAndExit(workloads[workload]());

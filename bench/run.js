@@ -1,5 +1,5 @@
 'use strict';
-// `npm run bench` (all cells) or `npm run bench -- --target raw --workload rpc` (one cell; several targets comma-separated).
+// `npm run bench` (all cells) or `npm run bench -- --target raw --workload rpc` (one cell; several targets or workloads comma-separated).
 // Starts a private redis-server, then for each workload runs every target in turn: its server
 // nodes in their own processes, the load generator in another, everything on loopback.
 const { spawn } = require('node:child_process');
@@ -9,7 +9,10 @@ const { freePort, waitForPort, sleep, startRedis, stop, arg, loadResult } = requ
 const { corePlan, onCore } = require('./pinning');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
-const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2 };
+const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2, channel: 2, 'channel-recoverable': 2 };
+/** Workloads only some targets implement (the others are skipped in a run of several targets). */
+const ONLY = { channel: ['nestjs-mesh'], 'channel-recoverable': ['nestjs-mesh'] };
+const supports = (target, workload) => !ONLY[workload] || ONLY[workload].includes(target);
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CELL_TIMEOUT_MS = 90_000;
 
@@ -22,17 +25,17 @@ function startNode(cpu, file, args, options) {
   return spawn(command, argv, options);
 }
 
-async function runCell(plan, redisUrl, target, workload, index) {
+async function runCell(plan, redis, target, workload, index) {
   const ports = await Promise.all(Array.from({ length: WORKLOADS[workload] }, freePort));
   const keyPrefix = `bench${index}:`;
   const servers = ports.map((port) =>
-    startNode(plan.cores?.servers, SERVER[target], [], { env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix }, stdio: ['ignore', 'inherit', 'inherit'] }),
+    startNode(plan.cores?.servers, SERVER[target], [], { env: { ...process.env, PORT: String(port), REDIS_URL: redis.url, KEY_PREFIX: keyPrefix }, stdio: ['ignore', 'inherit', 'inherit'] }),
   );
   try {
     await Promise.all(ports.map((port) => waitForPort(port)));
     await sleep(300);
-    // taskset execs the node binary, so these pids are the servers' own (load.js reads their /proc).
-    const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid) });
+    // taskset execs the node binary (and redis-server), so these pids are the servers' own (load.js reads their /proc).
+    const spec = JSON.stringify({ target, workload, ports, pids: servers.map((s) => s.pid), redisPid: redis.child.pid });
     return await loadResult(startNode(plan.cores?.load, 'load.js', [spec], { stdio: ['ignore', 'pipe', 'inherit'] }), CELL_TIMEOUT_MS);
   } finally {
     await Promise.all(servers.map(stop));
@@ -82,8 +85,55 @@ function verdicts(results) {
   add('invoke-client p99 vs socket.io (< 1)', ratio(m('invoke-client')?.p99, s('invoke-client')?.p99), (v) => v < 1);
   add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
   const exact = m('fanout');
+  for (const w of ['channel', 'channel-recoverable']) {
+    const r = m(w);
+    if (r) checks.push(`- ${w} exactly once: ${r.delivered === 1 && !r.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(r.delivered * 100, 1)}%, ${r.duplicates} duplicates)`);
+  }
   if (exact) checks.push(`- fanout exactly once: ${exact.delivered === 1 && !exact.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(exact.delivered * 100, 1)}%, ${exact.duplicates} duplicates)`);
   return checks.join('\n');
+}
+
+/** Issue #14: a recoverable channel against a plain one, for subscribers that never disconnect. */
+function recoverableVsPlain(results) {
+  const get = (workload) => results.find((r) => r.workload === workload && r.target === 'nestjs-mesh' && !r.error);
+  const plain = get('channel');
+  const rec = get('channel-recoverable');
+  if (!plain || !rec) return undefined;
+  const line = (label, key, digits = 1, unit = '') =>
+    `- ${label}: ${fmt(plain[key], digits)}${unit} plain, ${fmt(rec[key], digits)}${unit} recoverable → ${fmt(rec[key] / plain[key], 2)}×`;
+  return [
+    line('paced p50', 'p50', 2, ' ms'),
+    line('paced p99', 'p99', 2, ' ms'),
+    line('paced p50 of the first delivery of each message', 'firstP50', 2, ' ms'),
+    line('paced p99 of the first delivery of each message', 'firstP99', 2, ' ms'),
+    line('server CPU per message, paced (both nodes)', 'cpuPerOp', 1, ' µs'),
+    line('server CPU per message, burst (both nodes)', 'burstCpuPerOp', 1, ' µs'),
+    line('Redis CPU per message, paced', 'redisCpuPerOp', 1, ' µs'),
+    line('Redis CPU per message, burst', 'burstRedisCpuPerOp', 1, ' µs'),
+    line('load generator CPU per message, paced (100 clients)', 'loadCpuPerOp', 1, ' µs'),
+    line('publish resolved after, paced p50', 'publishP50', 3, ' ms'),
+    line('publish resolved after, paced p99', 'publishP99', 3, ' ms'),
+    line('burst messages/s (each publish awaited)', 'throughput', 0),
+  ].join('\n');
+}
+
+const SPREAD_KEYS = ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'burstCpuPerOp', 'redisCpuPerOp', 'burstRedisCpuPerOp', 'loadCpuPerOp', 'publishP50', 'publishP99', 'firstP50', 'firstP99'];
+
+/** `--spread`: per cell, the lowest and highest of every measurement over the rounds. */
+function spread(cells) {
+  const lines = [`| workload | target | rounds | ${SPREAD_KEYS.join(' | ')} |`, `|---|---|---|${SPREAD_KEYS.map(() => '---|').join('')}`];
+  for (const rounds of cells) {
+    const ok = rounds.filter((r) => !r.error);
+    if (ok.length === 0) continue;
+    const range = (key) => {
+      const values = ok.map((r) => r[key]).filter((v) => typeof v === 'number' && !Number.isNaN(v));
+      if (values.length === 0) return '–';
+      const digits = key === 'throughput' ? 0 : key.startsWith('publish') ? 3 : key.startsWith('p') || key.startsWith('first') || key === 'max' ? 2 : 1;
+      return `${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)}`;
+    };
+    lines.push(`| ${ok[0].workload} | ${ok[0].target} | ${ok.length} | ${SPREAD_KEYS.map(range).join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
 
 const median = (values) => {
@@ -98,7 +148,7 @@ function combine(rounds) {
   const ok = rounds.filter((r) => !r.error);
   if (ok.length === 0) return rounds[0];
   const row = { ...ok[0] };
-  for (const key of ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'peakRss', 'bytesPerConnection']) row[key] = median(ok.map((r) => r[key]));
+  for (const key of ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'peakRss', 'bytesPerConnection', ...SPREAD_KEYS.slice(5)]) row[key] = median(ok.map((r) => r[key]));
   row.delivered = Math.min(...ok.map((r) => r.delivered));
   row.duplicates = Math.max(...ok.map((r) => r.duplicates ?? 0));
   row.failedRounds = rounds.length - ok.length;
@@ -107,10 +157,13 @@ function combine(rounds) {
 
 async function main() {
   const targets = arg('target') ? arg('target').split(',') : TARGETS;
-  const workloads = arg('workload') ? [arg('workload')] : Object.keys(WORKLOADS);
+  const workloads = arg('workload') ? arg('workload').split(',') : Object.keys(WORKLOADS);
   const rounds = Number(arg('rounds') ?? 1);
   for (const t of targets) if (!SERVER[t]) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
   for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (${Object.keys(WORKLOADS).join(', ')})`);
+  for (const w of workloads) {
+    if (!targets.some((t) => supports(t, w))) throw new Error(`workload ${w} runs only on ${ONLY[w].join(', ')}`);
+  }
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`--rounds must be an integer from 1 to 9, got ${arg('rounds')}`);
   const plan = corePlan(arg('pin') ?? 'auto');
   process.stderr.write(`cores: ${plan.note}\n`);
@@ -121,12 +174,12 @@ async function main() {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {
-        for (const target of targets) {
+        for (const target of targets.filter((t) => supports(t, workload))) {
           process.stderr.write(`${rounds > 1 ? `round ${round}/${rounds}: ` : ''}running ${workload} on ${target}...\n`);
           const key = `${workload}|${target}`;
           if (!cells.has(key)) cells.set(key, []);
           try {
-            cells.get(key).push({ workload, target, ...(await runCell(plan, redis.url, target, workload, index++)) });
+            cells.get(key).push({ workload, target, ...(await runCell(plan, redis, target, workload, index++)) });
           } catch (error) {
             cells.get(key).push({ workload, target, error: error.message });
           }
@@ -144,6 +197,10 @@ async function main() {
   );
   console.log(table(results));
   if (targets.length > 1) console.log(`\nTargets (nestjs-mesh ÷ peer, this run):\n${verdicts(results)}`);
+  else if (results.some((r) => r.workload.startsWith('channel'))) console.log(`\n${verdicts(results)}`);
+  if (process.argv.includes('--spread')) console.log(`\nSpread over the rounds (lowest–highest):\n${spread([...cells.values()])}`);
+  const channels = recoverableVsPlain(results);
+  if (channels) console.log(`\nRecoverable channel ÷ plain channel (nestjs-mesh, this run; CPU: user + system time, /proc):\n${channels}`);
 }
 
 main().catch((error) => {

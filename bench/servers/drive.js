@@ -46,4 +46,29 @@ async function driveInvokes(call, { targets, concurrency, durationMs }) {
   return { ops, errors, ...summarize(latencies) };
 }
 
-module.exports = { fanout, driveInvokes, wallMs, INVOKE_TIMEOUT_MS };
+/** Bytes of every channel message the `channel` workloads publish (JSON text). */
+const CHANNEL_MESSAGE_BYTES = 100;
+
+/** `{"tag":…,"seq":…,"ts":…,"pad":"xx…"}`, padded to CHANNEL_MESSAGE_BYTES. */
+function channelMessage(tag, { seq, ts }) {
+  const head = JSON.stringify({ tag, seq, ts });
+  return `${head.slice(0, -1)},"pad":"${'x'.repeat(Math.max(0, CHANNEL_MESSAGE_BYTES - head.length - 9))}"}`;
+}
+
+/**
+ * Publishes `count` channel messages through `publish(channel, text)`, one after another, every
+ * `intervalMs` (0: as fast as each publish resolves); `ts` is taken just before each publish.
+ * Returns how long a publish took to resolve (ms, p50/p99).
+ */
+async function publishDrive(publish, { channel, tag, count, intervalMs }) {
+  const durations = [];
+  await fanout(async (payload) => {
+    const started = performance.now();
+    await publish(channel, channelMessage(tag, payload));
+    durations.push(performance.now() - started);
+  }, { count, intervalMs });
+  const { p50, p99 } = summarize(durations);
+  return { sent: count, publishP50: p50, publishP99: p99 };
+}
+
+module.exports = { fanout, driveInvokes, publishDrive, channelMessage, wallMs, INVOKE_TIMEOUT_MS, CHANNEL_MESSAGE_BYTES };

@@ -4,7 +4,10 @@ require('reflect-metadata');
 const { Module, Logger } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { MeshModule, MeshServer, MeshClientService } = require('../../dist/lib');
-const { fanout, driveInvokes, INVOKE_TIMEOUT_MS } = require('./drive');
+const { fanout, driveInvokes, publishDrive, INVOKE_TIMEOUT_MS } = require('./drive');
+
+/** The recoverable channel's window in the `channel-recoverable` workload. */
+const RECOVER = { size: 1000, ttl: 5 * 60 * 1000 };
 
 async function main() {
   const port = Number(process.env.PORT);
@@ -30,6 +33,10 @@ async function main() {
   );
   // Client-driven invoke: a caller's command that invokes a client on another node, answered with its result.
   mesh.registerCommand('invoke-client', (ctx) => clients.invoke(ctx.payload.target, 'notify', { n: 1 }, INVOKE_TIMEOUT_MS));
+  // Channel workloads: the same publish loop on a plain and on a recoverable channel.
+  mesh.exposeChannel('bench-plain');
+  mesh.exposeChannel('bench-recoverable', undefined, { recover: RECOVER });
+  mesh.registerCommand('publish-drive', (ctx) => publishDrive((channel, text) => mesh.publish(channel, text), ctx.payload));
   app.enableShutdownHooks();
   await app.listen(port, '127.0.0.1');
 }
