@@ -7,6 +7,7 @@
  * - `{c:<connection>}`: a connection's owner node and metadata (a hash) and its rooms (a set);
  * - `{r:<room>}`: a room's members, its metadata and its message channel;
  * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
+ * - `{ik:<digest>}`: one idempotency key's run and its kept reply (see lib/commands/idempotent-runs.ts);
  * - `{cl:<client>}`: a client's registration (owner, epoch, metadata).
  *
  * Work that spans groups (a connection joining a room, a dead node's cleanup) is split into
@@ -85,6 +86,12 @@ export class RedisKeyLayout {
   /** Hash: `owner` ("node|epoch|connectedAt"), `meta` (JSON), `epoch` (counter). */
   client(clientId: string): string {
     return `${this.prefix}{cl:${clientId}}`;
+  }
+
+  // {ik:<digest>}
+  /** Hash: one idempotency key's run (`token`, `fp`, `state`, `reply`); the digest hides the key and its scope. */
+  idempotencyRecord(digest: string): string {
+    return `${this.prefix}{ik:${digest}}`;
   }
 
   /** List: a user channel's history, newest first (one key, any slot). */
