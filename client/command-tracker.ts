@@ -7,6 +7,8 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
 export interface TrackedCommand {
   readonly command: string;
   readonly payload: unknown;
+  /** Sent with the command; a command with a key outlives a dropped connection (see `failInFlight`). */
+  readonly idempotencyKey?: string;
   id?: number;
 }
 
@@ -28,9 +30,9 @@ export class CommandTracker {
    * Queues a command (at the front with `first`); the promise settles with its reply payload,
    * a timeout, or a `fail*` call.
    */
-  add(command: string, payload: unknown, timeoutMs: number, first = false): Promise<unknown> {
+  add(command: string, payload: unknown, timeoutMs: number, first = false, idempotencyKey?: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const entry: Entry = { command, payload, resolve, reject };
+      const entry: Entry = idempotencyKey === undefined ? { command, payload, resolve, reject } : { command, payload, idempotencyKey, resolve, reject };
       if (Number.isFinite(timeoutMs)) {
         entry.timer = setTimeout(() => this.expire(entry, timeoutMs), Math.min(Math.max(0, timeoutMs), MAX_TIMER_DELAY));
       }
@@ -64,10 +66,22 @@ export class CommandTracker {
     return true;
   }
 
-  failInFlight(error: (command: string) => Error): void {
+  /**
+   * Fails every command in flight; with `requeueKeyed`, those with an idempotency key go back to
+   * the front of the queue instead (in the order they were sent), to be sent again with the same
+   * key on the next connection. Their timers keep running.
+   */
+  failInFlight(error: (command: string) => Error, requeueKeyed = false): void {
     const entries = [...this.inFlight.values()];
     this.inFlight.clear();
-    for (const entry of entries) this.settle(entry).reject(error(entry.command));
+    const requeued: Entry[] = [];
+    for (const entry of entries) {
+      if (requeueKeyed && entry.idempotencyKey !== undefined) {
+        entry.id = undefined;
+        requeued.push(entry);
+      } else this.settle(entry).reject(error(entry.command));
+    }
+    if (requeued.length > 0) this.queued.unshift(...requeued);
   }
 
   failQueued(error: (command: string) => Error): void {

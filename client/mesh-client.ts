@@ -25,6 +25,7 @@ import {
   type MeshClientError,
 } from './errors';
 import { MeshEventEmitter, type MeshEventListener } from './events';
+import { idempotencyKeyOf } from './idempotency-key';
 import { IdAllocator } from './ids';
 import { InvokeHandlers } from './invoke-handlers';
 import { PingWatchdog } from './ping-watchdog';
@@ -150,7 +151,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
    * Sends a command and resolves with the reply payload. Error payloads `{ error, code, name }`
    * resolve too, unless `options.throwOnError` is true (then: `MeshCommandError`). Rejects with
    * `MeshTimeoutError` after `timeoutMs` (default `commandTimeoutMs`) from the call,
-   * `MeshConnectionLostError` if the connection drops while the command is in flight, and
+   * `MeshConnectionLostError` if the connection drops while the command is in flight (one sent
+   * with `retry` or an `idempotencyKey` is sent again after the reconnect instead), and
    * `MeshClosedError` after `close()`. While offline or reconnecting the command waits and is sent
    * once the connection is back; on an offline client that was never closed it starts `connect()`.
    */
@@ -201,19 +203,21 @@ export class MeshClient<TCommands extends CommandMap = any> {
       throw new MeshConnectionError(`commandSync("${name}") needs an online connection: await client.connect() first`);
     }
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
+    // Sent with its key (the server runs it once per key), but not re-sent: this call cannot wait for a reconnect.
+    const idempotencyKey = idempotencyKeyOf(options);
     if (!this.connection.sendSync) this.moveToWorker(timeoutMs);
-    const reply = this.sendSync(name, payload, timeoutMs);
+    const reply = this.sendSync(name, payload, timeoutMs, idempotencyKey);
     if (reply.kind !== 'reply') throw reply.kind === 'timeout' ? new MeshTimeoutError(name, timeoutMs) : new MeshConnectionLostError(name);
     this.events.emit('message', reply.frame);
     return this.checkResult(name, reply.frame.payload, options);
   }
 
   /** One blocking round trip on the worker-thread socket. */
-  private sendSync(command: string, payload: unknown, timeoutMs: number): { kind: 'reply'; frame: Frame } | { kind: 'lost' | 'timeout' } {
+  private sendSync(command: string, payload: unknown, timeoutMs: number, idempotencyKey?: string): { kind: 'reply'; frame: Frame } | { kind: 'lost' | 'timeout' } {
     const connection = this.connection;
     if (!connection?.sendSync) return { kind: 'lost' };
     const id = this.nextId();
-    const reply = connection.sendSync(encodeFrame({ id, command, payload: payload ?? {} }), id, timeoutMs);
+    const reply = connection.sendSync(encodeFrame(requestFrame(id, command, payload ?? {}, idempotencyKey)), id, timeoutMs);
     if (reply.kind !== 'reply') return reply;
     const decoded = decodeFrame(reply.data, Infinity);
     return decoded.ok ? { kind: 'reply', frame: decoded.frame } : { kind: 'lost' };
@@ -232,7 +236,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const previousTransport = this.transport;
     this.connection = null;
     this.stopTimers();
-    this.commands.failInFlight((command) => new MeshConnectionLostError(command));
+    this.commands.failInFlight((command) => new MeshConnectionLostError(command), true);
     void previous?.close(1000, 'Moving to a worker thread').finally(() => previousTransport?.dispose());
     this.events.emit('disconnect', { code: 1000, reason: 'Moving the socket to a worker thread for commandSync' });
 
@@ -258,6 +262,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     this.restoreSubscriptionsSync(timeoutMs);
     this.events.emit('connect', { connectionId });
     this.events.emit('reconnect', { connectionId });
+    this.flushQueue(); // commands with a key that were in flight on the old socket
   }
 
   /** `restoreSubscriptions`, blocking, on the worker-thread socket. */
@@ -410,7 +415,13 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private request(command: string, payload: unknown, options: CommandOptions, first = false): Promise<unknown> {
     if (this.closedByUser) return Promise.reject(new MeshClosedError(command));
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
-    const reply = this.commands.add(command, payload === undefined ? {} : payload, timeoutMs, first);
+    let idempotencyKey: string | undefined;
+    try {
+      idempotencyKey = idempotencyKeyOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const reply = this.commands.add(command, payload === undefined ? {} : payload, timeoutMs, first, idempotencyKey);
     if (this.currentStatus === MeshClientStatus.ONLINE) this.flushQueue();
     else if (this.currentStatus === MeshClientStatus.OFFLINE) this.connect().catch(() => undefined);
     return options.throwOnError ? reply.then((result) => this.checkResult(command, result, options)) : reply;
@@ -432,7 +443,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     for (const command of this.commands.takeQueued()) {
       const id = this.nextId();
       this.commands.markSent(command, id);
-      connection.send(encodeFrame({ id, command: command.command, payload: command.payload }));
+      connection.send(encodeFrame(requestFrame(id, command.command, command.payload, command.idempotencyKey)));
     }
   }
 
@@ -491,7 +502,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
     this.connection = null;
     this.stopTimers();
     this.currentConnectionId = undefined;
-    this.commands.failInFlight((command) => new MeshConnectionLostError(command));
+    // Commands with an idempotency key wait for the next connection and go out again with it.
+    this.commands.failInFlight((command) => new MeshConnectionLostError(command), true);
     const failure = this.connectionError(info);
 
     if (previous === MeshClientStatus.CONNECTING) {
@@ -695,6 +707,11 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private sendFrame(frame: Frame): void {
     this.connection?.send(encodeFrame(frame));
   }
+}
+
+/** A request frame; the key only when there is one (the Mesh family's clients never send it). */
+function requestFrame(id: number, command: string, payload: unknown, idempotencyKey: string | undefined): Frame {
+  return idempotencyKey === undefined ? { id, command, payload } : { id, command, payload, idempotencyKey };
 }
 
 async function closeWithGrace(connection: TransportConnection): Promise<void> {

@@ -35,6 +35,20 @@ export interface CommandOptions {
    * `MeshCommandError` instead of resolving. Default false (the Mesh protocol resolves it).
    */
   throwOnError?: boolean;
+  /**
+   * Send the command with a new random idempotency key, and when the connection drops before the
+   * reply, send it again with the same key once reconnected (to any node) instead of rejecting
+   * with `MeshConnectionLostError`; `timeoutMs` still counts from the call. Only for commands the
+   * server marks idempotent (others answer `EIDEMPOTENCY`): it runs them once per key. Default false.
+   */
+  retry?: boolean;
+  /**
+   * The idempotency key to send (1 to 128 visible ASCII characters); implies `retry`. Use it to
+   * make retries of your own (a new call after a timeout, a reload) run the command once too. On a
+   * server that gives connections no client id of their own it is a bearer secret: at least 16
+   * characters, and unguessable.
+   */
+  idempotencyKey?: string;
 }
 
 /** `CommandOptions` that make error payloads throw, so the result type excludes `ErrorPayload`. */

@@ -20,6 +20,7 @@ export { MeshCommand } from './decorators/mesh-command.decorator';
 export { MeshMiddleware } from './decorators/mesh-middleware.decorator';
 export { MeshPayload, MeshConnection, MeshContext } from './decorators/mesh-params.decorator';
 export type { MeshCommandContext, MeshMiddlewareFn, MeshCommandHandlerFn } from './commands/command-context';
+export type { MeshCommandOptions, MeshIdempotentOption, RegisterCommandOptions } from './commands/command-options';
 
 // The injectables
 export { MeshServer, type BroadcastOptions, type PublishOptions, type ChannelGuard, type RoomGuard } from './mesh-server';

@@ -77,6 +77,11 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('nodeTtl', resolved.nodeTtl);
   positiveInteger('invokeTimeout', resolved.invokeTimeout);
   positiveInteger('clientRouteCacheSize', resolved.clientRouteCacheSize, true);
+  positiveInteger('idempotencyTtl', resolved.idempotencyTtl);
+  positiveInteger('idempotencyLease', resolved.idempotencyLease);
+  positiveInteger('idempotencyWaitTimeout', resolved.idempotencyWaitTimeout);
+  positiveInteger('maxIdempotentResultBytes', resolved.maxIdempotentResultBytes);
+  positiveInteger('maxIdempotencyKeysPerConnection', resolved.maxIdempotencyKeysPerConnection);
   for (const name of ['resolveClientId', 'clientInvokeFn', 'visibleMetadata'] as const) {
     if (resolved[name] !== undefined && typeof resolved[name] !== 'function') throw new MeshConfigurationError(`MeshModule option "${name}" must be a function`);
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { ChannelManager } from './channels/channel-manager';
 import type { MeshCommandHandlerFn, MeshMiddlewareFn } from './commands/command-context';
+import type { RegisterCommandOptions } from './commands/command-options';
 import { CommandPipelineFactory } from './commands/command-pipeline.factory';
 import { CommandRegistry } from './commands/command-registry';
 import type { Connection } from './connection/connection';
@@ -90,9 +91,16 @@ export class MeshServer {
   /**
    * Registers a command handled by `handler(context)`; its result is the reply. Global Nest
    * guards, interceptors and filters apply as for `@MeshCommand` methods; `middlewares` run after
-   * the global ones (`addMiddleware`).
+   * the global ones (`addMiddleware`). The third argument is the middlewares, or
+   * `{ middlewares?, idempotent? }` (`idempotent` as in `@MeshCommand(name, { idempotent })`).
    */
-  registerCommand<TPayload = any, TResult = unknown>(name: string, handler: MeshCommandHandlerFn<TPayload, TResult>, middlewares: MeshMiddlewareFn[] = []): void {
+  registerCommand<TPayload = any, TResult = unknown>(
+    name: string,
+    handler: MeshCommandHandlerFn<TPayload, TResult>,
+    middlewaresOrOptions: MeshMiddlewareFn[] | RegisterCommandOptions = [],
+  ): void {
+    const options: RegisterCommandOptions = Array.isArray(middlewaresOrOptions) ? { middlewares: middlewaresOrOptions } : (middlewaresOrOptions ?? {});
+    const middlewares = options.middlewares ?? [];
     if (typeof handler !== 'function') throw new MeshConfigurationError(`registerCommand("${name}"): the handler must be a function`);
     if (!Array.isArray(middlewares) || middlewares.some((m) => typeof m !== 'function')) {
       throw new MeshConfigurationError(`registerCommand("${name}"): middlewares must be an array of functions`);
@@ -102,6 +110,7 @@ export class MeshServer {
       origin: `registerCommand("${name}")`,
       middlewares,
       invoke: this.pipelines.forHandler(this, name, handler as MeshCommandHandlerFn),
+      idempotent: options.idempotent,
     });
   }
 

@@ -7,7 +7,10 @@ export const MESH_BROKER = Symbol('MESH_BROKER');
 export const MESH_SHARED_STATE = Symbol('MESH_SHARED_STATE');
 /** Node ids, heartbeats, leadership, dead nodes (`MembershipStore`). */
 export const MESH_MEMBERSHIP_STORE = Symbol('MESH_MEMBERSHIP_STORE');
+/** Claims and outcomes of idempotent commands (`IdempotencyStore`). */
+export const MESH_IDEMPOTENCY_STORE = Symbol('MESH_IDEMPOTENCY_STORE');
 export const MESH_COMMAND_METADATA = 'nestjs-mesh:command';
+export const MESH_COMMAND_OPTIONS_METADATA = 'nestjs-mesh:command-options';
 export const MESH_MIDDLEWARE_METADATA = 'nestjs-mesh:middleware';
 export const MESH_CONTEXT_TYPE = 'ws';
 export const MESH_CLIENT_REGISTRY_BACKEND = Symbol('MESH_CLIENT_REGISTRY_BACKEND');

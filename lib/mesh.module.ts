@@ -14,10 +14,13 @@ import { CommandDispatcher } from './commands/command-dispatcher';
 import { CommandPipelineFactory } from './commands/command-pipeline.factory';
 import { CommandRegistry } from './commands/command-registry';
 import { MeshCommandExplorer } from './commands/mesh-command.explorer';
+import { IdempotentRuns } from './commands/idempotent-runs';
+import { MemoryIdempotencyStore } from './state/idempotency/memory-idempotency-store';
+import { RedisIdempotencyStore } from './state/idempotency/redis-idempotency-store';
 import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
-import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
+import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
@@ -37,6 +40,9 @@ function createRegistryBackend(options: ResolvedMeshOptions, state: MeshState) {
   return state.client ? new MeshClientRedisRegistry(state.client, options.keyPrefix) : new MeshClientMemoryRegistry();
 }
 
+/** Idempotent commands' claims live where the rest of the state does: Redis with a `redis` option. */
+const createIdempotencyStore = (state: MeshState) => (state.redis ? new RedisIdempotencyStore(state.redis) : new MemoryIdempotencyStore());
+
 const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_RESOLVED_OPTIONS, useFactory: (options: MeshModuleOptions) => resolveMeshOptions(options), inject: [MESH_MODULE_OPTIONS] },
   { provide: MESH_COMMAND_NAMES, useFactory: (options: ResolvedMeshOptions) => builtinCommandNames(options.prefix), inject: [MESH_RESOLVED_OPTIONS] },
@@ -45,6 +51,7 @@ const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_SHARED_STATE, useFactory: (state: MeshState) => state.state, inject: [MESH_STATE] },
   { provide: MESH_MEMBERSHIP_STORE, useFactory: (state: MeshState) => state.membership, inject: [MESH_STATE] },
   { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STATE] },
+  { provide: MESH_IDEMPOTENCY_STORE, useFactory: createIdempotencyStore, inject: [MESH_STATE] },
   ConnectionEvents,
   NodeMessageDispatcher,
   NodeBus,
@@ -58,6 +65,7 @@ const MESH_PROVIDERS: Provider[] = [
   CommandPipelineFactory,
   MeshCommandExplorer,
   BuiltinCommandTable,
+  IdempotentRuns,
   CommandDispatcher,
   ChannelManager,
   RoomManager,

@@ -14,6 +14,8 @@ export interface MeshCommandContext<TPayload = any> {
   payload: TPayload;
   /** The connection that sent the command. */
   readonly connection: Connection;
+  /** The request's idempotency key, for an idempotent command called with one (e.g. to pass on to a payment API). */
+  readonly idempotencyKey?: string;
   /** Middlewares may attach anything else. */
   [key: string]: unknown;
 }

@@ -7,6 +7,7 @@ import { BuiltinCommandTable, type BuiltinCommand } from './builtin-command-tabl
 import type { MeshCommandContext } from './command-context';
 import { CommandRegistry } from './command-registry';
 import { toErrorPayload } from './error-payload';
+import { IdempotentRuns } from './idempotent-runs';
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -20,13 +21,16 @@ export class CommandDispatcher {
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly registry: CommandRegistry,
     private readonly builtins: BuiltinCommandTable,
+    private readonly idempotent: IdempotentRuns,
   ) {}
 
   /**
    * The reply payload for a request (an error payload when it failed): as a value when the
-   * command answered synchronously, else as a Promise (a native one, which never rejects).
+   * command answered synchronously, else as a Promise (a native one, which never rejects). A
+   * request with an idempotency key runs its command at most once per key (see IdempotentRuns).
    */
-  run(connection: Connection, id: FrameId, command: string, payload: unknown): unknown {
+  run(connection: Connection, id: FrameId, command: string, payload: unknown, idempotencyKey?: string): unknown {
+    if (idempotencyKey !== undefined) return this.runOnce(connection, id, command, payload, idempotencyKey);
     let result: unknown;
     try {
       const builtin = this.builtins.get(command);
@@ -45,6 +49,24 @@ export class CommandDispatcher {
       return this.failed(error);
     }
     return isThenable(result) ? Promise.resolve(result).then(undefined, this.failed) : result;
+  }
+
+  /**
+   * A keyed request: only a user command marked idempotent takes a key. Middlewares, guards and
+   * pipes run inside the claim, so a retry that finds the first reply runs none of them again.
+   */
+  private runOnce(connection: Connection, id: FrameId, command: string, payload: unknown, key: string): unknown {
+    const builtin = this.builtins.get(command) !== undefined;
+    const registered = builtin ? undefined : this.registry.get(command);
+    if (!builtin && !registered) {
+      return { error: `Command "${command}" not found`, code: ErrorCode.NOT_FOUND, name: ErrorName.COMMAND } satisfies ErrorPayload;
+    }
+    if (registered?.idempotentTtl === undefined) {
+      const error = `Command "${command}" is not idempotent: it does not take an idempotency key (mark it with { idempotent: true }, or send it without retry/idempotencyKey)`;
+      return { error, code: ErrorCode.IDEMPOTENCY, name: ErrorName.IDEMPOTENCY } satisfies ErrorPayload;
+    }
+    const context = { id, command, payload, connection, idempotencyKey: key };
+    return this.idempotent.run(connection, command, key, payload, registered.idempotentTtl, () => this.registry.execute(registered, context));
   }
 
   /**

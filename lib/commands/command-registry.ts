@@ -4,6 +4,7 @@ import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { HeartbeatCommand } from '../protocol';
 import type { MeshCommandContext, MeshMiddlewareFn } from './command-context';
+import type { MeshIdempotentOption } from './command-options';
 import type { CommandInvoker } from './plain-invoker';
 
 /** A command ready to run: its own middlewares and its Nest-enhanced invoker. */
@@ -15,6 +16,14 @@ export interface RegisteredCommand {
   readonly middlewares: readonly MeshMiddlewareFn[];
   /** Guards -> interceptors -> pipes -> handler, with exception filters around them (just the handler when it has none). */
   readonly invoke: CommandInvoker;
+  /** Run once per idempotency key (`@MeshCommand(name, { idempotent })`). */
+  readonly idempotent?: MeshIdempotentOption;
+}
+
+/** A command as the registry keeps it: with how long its idempotent replies are kept, if it is idempotent. */
+export interface KnownCommand extends RegisteredCommand {
+  /** Milliseconds a reply is kept for retries with the same key; undefined: not idempotent. */
+  readonly idempotentTtl?: number;
 }
 
 const HEARTBEAT_NAMES = new Set<string>(Object.values(HeartbeatCommand));
@@ -22,7 +31,7 @@ const HEARTBEAT_NAMES = new Set<string>(Object.values(HeartbeatCommand));
 /** Every user command of this node, and the global middlewares. */
 @Injectable()
 export class CommandRegistry {
-  private readonly commands = new Map<string, RegisteredCommand>();
+  private readonly commands = new Map<string, KnownCommand>();
   private readonly globalMiddlewares: MeshMiddlewareFn[] = [];
 
   constructor(@Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions) {}
@@ -39,14 +48,25 @@ export class CommandRegistry {
     if (existing) {
       throw new MeshConfigurationError(`Command "${name}" is registered twice: by ${existing.origin} and by ${command.origin}`);
     }
-    this.commands.set(name, command);
+    this.commands.set(name, { ...command, idempotentTtl: this.idempotentTtl(command) });
+  }
+
+  private idempotentTtl({ idempotent, origin }: RegisteredCommand): number | undefined {
+    if (idempotent === undefined || idempotent === false) return undefined;
+    if (idempotent === true) return this.options.idempotencyTtl;
+    if (typeof idempotent !== 'object' || idempotent === null) {
+      throw new MeshConfigurationError(`The "idempotent" option of ${origin} must be true, false or { ttl }, got ${String(idempotent)}`);
+    }
+    const ttl = idempotent.ttl ?? this.options.idempotencyTtl;
+    if (!Number.isInteger(ttl) || ttl <= 0) throw new MeshConfigurationError(`The idempotent ttl of ${origin} must be a positive integer (ms), got ${String(ttl)}`);
+    return ttl;
   }
 
   unregister(name: string): boolean {
     return this.commands.delete(name);
   }
 
-  get(name: string): RegisteredCommand | undefined {
+  get(name: string): KnownCommand | undefined {
     return this.commands.get(name);
   }
 

@@ -71,3 +71,14 @@ export function toErrorPayload(error: unknown, exposeInternalErrors = false): Er
   }
   return errorPayloadOf(error, ErrorCode.SERVER);
 }
+
+/**
+ * Whether a thrown value is an answer the command chose (an error with a code of its own, a Nest
+ * exception below 500, a `WsException`) rather than a failure: an idempotent command keeps the
+ * first for its retries, and lets a retry run again after the second.
+ */
+export function isDeliberateError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (isHttpException(error)) return error.getStatus() < 500;
+  return isWsException(error) || typeof (error as { code?: unknown }).code === 'string';
+}

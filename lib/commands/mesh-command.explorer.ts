@@ -1,8 +1,9 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { MeshConfigurationError } from '../errors';
-import { MESH_COMMAND_METADATA, MESH_MIDDLEWARE_METADATA } from '../mesh.constants';
+import { MESH_COMMAND_METADATA, MESH_COMMAND_OPTIONS_METADATA, MESH_MIDDLEWARE_METADATA } from '../mesh.constants';
 import type { MeshMiddlewareFn } from './command-context';
+import type { MeshCommandOptions } from './command-options';
 import { CommandPipelineFactory } from './command-pipeline.factory';
 import { CommandRegistry } from './command-registry';
 
@@ -38,7 +39,8 @@ export class MeshCommandExplorer implements OnModuleInit {
           ...(this.reflector.get<MeshMiddlewareFn[]>(MESH_MIDDLEWARE_METADATA, prototype.constructor) ?? []),
           ...(this.reflector.get<MeshMiddlewareFn[]>(MESH_MIDDLEWARE_METADATA, method) ?? []),
         ];
-        this.registry.register({ name: command, origin, middlewares, invoke: this.pipelines.forMethod(instance, methodName) });
+        const options = this.reflector.get<MeshCommandOptions | undefined>(MESH_COMMAND_OPTIONS_METADATA, method);
+        this.registry.register({ name: command, origin, middlewares, invoke: this.pipelines.forMethod(instance, methodName), idempotent: options?.idempotent });
       }
     }
   }

@@ -179,6 +179,30 @@ export interface MeshModuleOptions {
    * @default 10000
    */
   clientRouteCacheSize?: number;
+  /**
+   * How long in ms the reply of an idempotent command (`@MeshCommand(name, { idempotent: true })`)
+   * is kept for retries that carry the same key; a command's own `idempotent: { ttl }` overrides
+   * it. See docs/guarantees-commands.md.
+   * @default 300000 (5 minutes)
+   */
+  idempotencyTtl?: number;
+  /**
+   * The lease in ms of an idempotent command's first run while it is still going, renewed every
+   * third of it until the handler returns: a node that crashed mid-run frees the key after at
+   * most this long, and a retry may then run the command.
+   * @default 10000
+   */
+  idempotencyLease?: number;
+  /** How long in ms a retry waits for a first run that is still going before it answers `EINPROGRESS`. @default 20000 */
+  idempotencyWaitTimeout?: number;
+  /**
+   * Largest reply of an idempotent command (bytes of JSON) kept for its retries. A larger reply is
+   * still sent, but not kept: retries of it get `EIDEMPOTENCY` and the command does not run again.
+   * @default 16384
+   */
+  maxIdempotentResultBytes?: number;
+  /** Requests with an idempotency key one connection may send per `idempotencyTtl`; more get `ELIMIT`. @default 1000 */
+  maxIdempotencyKeysPerConnection?: number;
   /** Connect-time authentication; see {@link AuthenticateConnection}. */
   authenticateConnection?: AuthenticateConnection;
   /**
@@ -243,6 +267,11 @@ export interface ResolvedMeshOptions
       | 'nodeTtl'
       | 'invokeTimeout'
       | 'clientRouteCacheSize'
+      | 'idempotencyTtl'
+      | 'idempotencyLease'
+      | 'idempotencyWaitTimeout'
+      | 'maxIdempotentResultBytes'
+      | 'maxIdempotencyKeysPerConnection'
     >
   > {
   port?: number;
@@ -284,4 +313,9 @@ export const MESH_OPTION_DEFAULTS = {
   nodeTtl: 10_000,
   invokeTimeout: 10_000,
   clientRouteCacheSize: 10_000,
+  idempotencyTtl: 300_000,
+  idempotencyLease: 10_000,
+  idempotencyWaitTimeout: 20_000,
+  maxIdempotentResultBytes: 16 * 1024,
+  maxIdempotencyKeysPerConnection: 1000,
 } as const;

@@ -18,6 +18,13 @@ export const ErrorCode = {
   BAD_FRAME: 'EBADFRAME',
   /** A per-connection limit was reached: requests in flight, channels subscribed, rooms joined. */
   LIMIT: 'ELIMIT',
+  /**
+   * An idempotency key that cannot be honoured: on a command not marked idempotent, reused with
+   * another payload, too short to be a secret, or the first run's reply was not kept.
+   */
+  IDEMPOTENCY: 'EIDEMPOTENCY',
+  /** The first run of a command with this idempotency key is still going: ask again later. */
+  IN_PROGRESS: 'EINPROGRESS',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -30,6 +37,7 @@ export const ErrorName = {
   VALIDATION: 'ValidationError',
   PROTOCOL: 'ProtocolError',
   LIMIT: 'LimitError',
+  IDEMPOTENCY: 'IdempotencyError',
 } as const;
 
 /** The payload of an error reply (the reference clients resolve with it). */

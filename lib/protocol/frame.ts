@@ -11,6 +11,8 @@ export interface Frame<P = unknown> {
   id?: FrameId;
   command: string;
   payload?: P;
+  /** Requests to an idempotent command: the key that makes a retry run it at most once (see docs/protocol.md). */
+  idempotencyKey?: string;
 }
 
 /** The deepest nesting of objects and arrays accepted in a frame from a client, by default. */
@@ -27,6 +29,17 @@ export type DecodeResult =
 
 /** Longest string id accepted in a frame (ids are echoed back in replies). */
 export const MAX_ID_LENGTH = 200;
+
+/** Longest idempotency key accepted in a request. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+/** 1 to 128 visible ASCII characters: what fits a log line and a header, with nothing to escape. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+/** Whether a value can be a request's `idempotencyKey`. */
+export function isIdempotencyKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_IDEMPOTENCY_KEY_LENGTH && IDEMPOTENCY_KEY.test(value);
+}
 
 function isFrameId(value: unknown): value is FrameId {
   return (typeof value === 'string' && value.length <= MAX_ID_LENGTH) || (typeof value === 'number' && Number.isFinite(value));
@@ -72,7 +85,14 @@ export function decodeFrame(text: string, maxDepth: number = DEFAULT_MAX_DEPTH):
   if (text.length > 2 * maxDepth && deeperThan(raw.payload, maxDepth - 1)) {
     return { ok: false, id, command: raw.command, reason: `Frame nests deeper than ${maxDepth} levels` };
   }
-  return { ok: true, frame: { id, command: raw.command, payload: raw.payload } };
+  const frame: Frame = { id, command: raw.command, payload: raw.payload };
+  if (raw.idempotencyKey !== undefined) {
+    if (!isIdempotencyKey(raw.idempotencyKey)) {
+      return { ok: false, id, command: raw.command, reason: `Frame "idempotencyKey" must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters (no spaces)` };
+    }
+    frame.idempotencyKey = raw.idempotencyKey;
+  }
+  return { ok: true, frame };
 }
 
 /** Longest command name read from a frame too large to parse (longer ones are not echoed anyway). */

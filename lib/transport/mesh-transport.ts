@@ -361,7 +361,7 @@ export class MeshTransport {
     }
     const decoded = decodeFrame(data.toString(), this.options.maxPayloadDepth);
     if (!decoded.ok) return this.refuseFrame(connection, decoded, ErrorCode.BAD_FRAME, decoded.reason);
-    const { id, command, payload } = decoded.frame;
+    const { id, command, payload, idempotencyKey } = decoded.frame;
     if (command.length > this.options.maxNameLength) {
       return this.sendError(connection, id, ErrorCode.BAD_FRAME, `Command name of ${command.length} characters is over the limit of ${this.options.maxNameLength}`);
     }
@@ -386,8 +386,8 @@ export class MeshTransport {
     // Once the connection is registered (nearly always), a request goes straight to the dispatcher,
     // and a command that answers synchronously is replied to before this frame's handler returns.
     const result = registering
-      ? registering.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload) : NOT_REGISTERED))
-      : this.dispatcher.run(connection, id, command, payload);
+      ? registering.then((ok) => (ok ? this.dispatcher.run(connection, id, command, payload, idempotencyKey) : NOT_REGISTERED))
+      : this.dispatcher.run(connection, id, command, payload, idempotencyKey);
     if (!(result instanceof Promise)) return this.reply(connection, state, id, command, result);
     result.then(
       (reply) => this.reply(connection, state, id, command, reply),
