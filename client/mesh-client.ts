@@ -6,6 +6,7 @@ import {
   encodeFrame,
   HeartbeatCommand,
   isErrorPayload,
+  isIdempotencyKey,
   type BuiltinCommandNames,
   type ErrorPayload,
   type Frame,
@@ -58,6 +59,8 @@ const DEFAULTS: ResolvedMeshClientOptions = {
   maxReconnectInterval: 30000,
   maxReconnectAttempts: Infinity,
   commandTimeoutMs: 30000,
+  invokeMemorySize: 1000,
+  invokeMemoryMs: 300_000,
   syncCommands: false,
   retryFirstConnect: false,
 };
@@ -89,7 +92,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private readonly commands = new CommandTracker();
   private readonly channels = new ChannelSubscriptions((channel, error) => this.reportListenerError(`channel:${channel}`, error));
   private readonly rooms = new Set<string>();
-  private readonly invokeHandlers = new InvokeHandlers();
+  private readonly invokeHandlers: InvokeHandlers;
   private transport?: Transport;
   private connection: TransportConnection | null = null;
   private socketOpened = false;
@@ -109,6 +112,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
     this.names = builtinCommandNames(this.options.prefix);
+    this.invokeHandlers = new InvokeHandlers(this.options.invokeMemorySize, this.options.invokeMemoryMs);
     this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
     if (this.options.syncCommands && !nodeRuntime) {
       throw new MeshUnsupportedError('syncCommands needs Node.js (a worker thread holds the socket); in a browser use `await client.command(...)`');
@@ -697,8 +701,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
   private async answerInvoke(frame: Frame): Promise<void> {
     const connection = this.connection;
-    const { type, data } = (frame.payload ?? {}) as { type?: unknown; data?: unknown };
-    const payload = await this.invokeHandlers.run(type, data);
+    const { type, data, idempotencyKey } = (frame.payload ?? {}) as { type?: unknown; data?: unknown; idempotencyKey?: unknown };
+    const payload = await this.invokeHandlers.run(type, data, isIdempotencyKey(idempotencyKey) ? idempotencyKey : undefined);
     if (connection && connection === this.connection) {
       connection.send(encodeFrame({ id: frame.id, command: this.names.invokeResult, payload }));
     }

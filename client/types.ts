@@ -99,6 +99,14 @@ export interface MeshClientOptions {
   /** Default timeout of a command in ms, from the call (so it also bounds the wait while offline). Default 30000. */
   commandTimeoutMs?: number;
   /**
+   * How many answered server invokes with an idempotency key the client remembers, to answer a
+   * repeat of one (the server re-sends an invoke after a reconnect) without running its handler
+   * again. Default 1000.
+   */
+  invokeMemorySize?: number;
+  /** How long in ms an answered invoke is remembered (see `invokeMemorySize`). Default 300000. */
+  invokeMemoryMs?: number;
+  /**
    * Node only. Start with the socket in a `worker_threads` Worker, where `commandSync()` can block
    * on it. Without it the socket lives on the calling thread (cheaper per message: about a third
    * of the CPU per command, see bench/) and moves to a worker on the first `commandSync()`, which

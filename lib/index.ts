@@ -30,6 +30,7 @@ export type { UpgradeRequest } from './connection/upgrade-request';
 export type { ConnectionRef } from './connection/connection-ref';
 export {
   MeshClientService,
+  type InvokeOptions,
   type ClientConnectedEvent,
   type ClientConnectedListener,
   type ClientDisconnectedListener,

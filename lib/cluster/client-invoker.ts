@@ -22,12 +22,13 @@ export class ClientInvoker {
     events.onDisconnect((connection) => this.connectionClosed(connection));
   }
 
-  invoke(connection: Connection, clientId: string, type: string, data: unknown, timeoutMs: number): Promise<unknown> {
+  /** `idempotencyKey`: sent with the invoke, so that a client that answered it already answers again without running its handler. */
+  invoke(connection: Connection, clientId: string, type: string, data: unknown, timeoutMs: number, idempotencyKey?: string): Promise<unknown> {
     if (!connection.isOpen) return Promise.reject(new ClientDisconnectedError(clientId));
     const id = `inv-${(++this.counter).toString(36)}`;
     let frame: string;
     try {
-      frame = encodeFrame({ id, command: this.invokeCommand, payload: { type, data } });
+      frame = encodeFrame({ id, command: this.invokeCommand, payload: idempotencyKey === undefined ? { type, data } : { type, data, idempotencyKey } });
     } catch (error) {
       return Promise.reject(new TypeError(`The data of invoke "${type}" cannot be encoded as JSON: ${(error as Error).message}`));
     }

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { MESH_CLIENT_REGISTRY_BACKEND, MESH_MEMBERSHIP_STORE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { isIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from '../protocol';
 import type { MeshClientRegistry } from '../registry/mesh-client-registry';
 import type { MeshClientRegistryBackend } from '../registry/mesh-client-registry-backend';
 import type { RegisteredClient } from '../registry/registered-client';
@@ -10,9 +12,24 @@ import { ClientRegistration, type ClientConnectedListener, type ClientDisconnect
 import { InvokeRouter } from './invoke-router';
 import { NodeBus } from './node-bus';
 import { OrphanReporter, type NodeClientsOrphanedListener } from './orphan-reporter';
+import { retriedInvoke } from './retried-invoke';
 
 export type { ClientConnectedEvent, ClientConnectedListener, ClientDisconnectedListener } from './client-registration';
 export type { NodeClientsOrphanedListener } from './orphan-reporter';
+
+/** The options of `MeshClientService.invoke` (its fourth argument may also be just the timeout). */
+export interface InvokeOptions {
+  /** Milliseconds to wait for the answer, reconnects included. @default the `invokeTimeout` module option */
+  timeoutMs?: number;
+  /**
+   * Send the invoke again, with the same idempotency key, when the client's connection drops
+   * before it answered, once that client id is connected again (on any node) within the timeout.
+   * @default false
+   */
+  retry?: boolean;
+  /** The key itself (implies `retry`); default: a random UUID when `retry` is set. Clients remember it for a while. */
+  idempotencyKey?: string;
+}
 
 /** Node-bus request: write a client's registry metadata on the node that owns it. */
 const UPDATE_METADATA = 'mesh:update-client-metadata';
@@ -76,11 +93,23 @@ export class MeshClientService<TMeta = any, TBroadcasts extends Record<string, u
    * Calls handler `type` on a client, wherever it is connected, and resolves with its result.
    * Errors (the same classes and fields for local and remote clients): `ClientNotFoundError`,
    * `ClientDisconnectedError`, `ClientInvocationError` (the client's handler failed; keeps its
-   * code), `MeshRequestTimeoutError` (no answer within `timeoutMs`). A client's handler is never
+   * code), `MeshRequestTimeoutError` (no answer within the timeout). A client's handler is never
    * called twice for one invoke (see docs/scaling.md for the routing).
+   *
+   * The fourth argument is the timeout in ms, or {@link InvokeOptions}: with `retry: true` (or an
+   * `idempotencyKey`), an invoke whose client dropped before answering waits for that client id
+   * to connect again (on any node) within the timeout and is sent again with the same key; a
+   * client that supports keys (`nestjs-mesh/client`) answers it without running its handler twice.
    */
-  invoke<T = unknown>(clientId: string, type: string, data?: unknown, timeoutMs: number = this.options.invokeTimeout): Promise<T> {
-    return this.router.invoke<T>(clientId, type, data, timeoutMs);
+  invoke<T = unknown>(clientId: string, type: string, data?: unknown, options: number | InvokeOptions = this.options.invokeTimeout): Promise<T> {
+    const { timeoutMs = this.options.invokeTimeout, retry = false, idempotencyKey } = typeof options === 'number' ? { timeoutMs: options } : (options ?? {});
+    if (idempotencyKey === undefined && !retry) return this.router.invoke<T>(clientId, type, data, timeoutMs);
+    if (idempotencyKey !== undefined && !isIdempotencyKey(idempotencyKey)) {
+      return Promise.reject(new TypeError(`invoke: idempotencyKey must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`));
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return Promise.reject(new TypeError('invoke: timeoutMs must be a positive number'));
+    const key = idempotencyKey ?? randomUUID();
+    return retriedInvoke((left) => this.router.invoke<T>(clientId, type, data, left, key), clientId, type, timeoutMs);
   }
 
   /** Replaces a client's registry metadata; only its owner node writes it (asked through the bus if remote). */

@@ -167,8 +167,10 @@ export interface MeshModuleOptions {
    * Custom delivery for `MeshClientService.invoke` to clients on this node, instead of the wire
    * protocol's `<prefix>/invoke`. Throw `ClientDisconnectedError` when the client is not here: a
    * caller on another node then reads the registry again and tries the client's new node once.
+   * An invoke with an idempotency key (`invoke(..., { retry: true })`) passes it as a fifth
+   * argument, `{ idempotencyKey }`: a retried invoke carries the same one.
    */
-  clientInvokeFn?: (clientId: string, type: string, data: unknown, timeoutMs: number) => Promise<unknown>;
+  clientInvokeFn?: (clientId: string, type: string, data: unknown, timeoutMs: number, options?: { idempotencyKey: string }) => Promise<unknown>;
   /** Default `MeshClientService.invoke` timeout in ms. @default 10000 */
   invokeTimeout?: number;
   /**

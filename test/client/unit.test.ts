@@ -60,6 +60,8 @@ describe('MeshClient options', () => {
       maxReconnectInterval: 30000,
       maxReconnectAttempts: Infinity,
       commandTimeoutMs: 30000,
+      invokeMemorySize: 1000,
+      invokeMemoryMs: 300000,
       syncCommands: false,
       retryFirstConnect: false,
     });
