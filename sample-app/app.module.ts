@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { MeshModule, type MeshModuleOptions } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { ChatController } from './chat.controller';
+import { Counters } from './counters';
 import { redisOptionOf, type SampleConfig } from './config';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
@@ -48,7 +49,7 @@ export class AppModule {
         }),
       ],
       controllers: [ChatController, HealthController, DemoController],
-      providers: [AuthenticatedGuard],
+      providers: [AuthenticatedGuard, { provide: Counters, useFactory: () => Counters.forConfig(config) }],
     };
   }
 }

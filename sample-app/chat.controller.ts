@@ -12,6 +12,7 @@ import {
   type Connection,
 } from '../lib';
 import { AuthenticatedGuard } from './authenticated.guard';
+import { Counters } from './counters';
 import { validateProfile } from './profile.middleware';
 import type { UserMetadata } from './sessions';
 
@@ -20,6 +21,7 @@ const MAX_MESSAGE_LENGTH = 4096;
 const CHANNEL_HISTORY = 50;
 const INVOKE_TYPES = new Set(['notify']);
 const MAX_INVOKE_TIMEOUT_MS = 10_000;
+const COUNTER_NAME = /^[a-z0-9-]{1,64}$/;
 
 function isName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 256;
@@ -36,6 +38,7 @@ export class ChatController implements OnModuleInit {
     private readonly mesh: MeshServer,
     private readonly connections: ConnectionManager,
     private readonly clients: MeshClientService,
+    private readonly counters: Counters,
   ) {}
 
   onModuleInit(): void {
@@ -146,6 +149,19 @@ export class ChatController implements OnModuleInit {
       const e = error as Error & { code?: string };
       return { error: e.message, code: e.code ?? 'ESERVER', name: e.name };
     }
+  }
+
+  /**
+   * Adds one to a counter every node shares. Idempotent: a client that sends it with
+   * `{ retry: true }` and loses its connection before the reply gets the first run's value after
+   * reconnecting, to any node, and the counter moved once.
+   */
+  @MeshCommand('increment', { idempotent: true })
+  async increment(@MeshPayload('key') key: unknown) {
+    if (typeof key !== 'string' || !COUNTER_NAME.test(key)) {
+      throw new MeshValidationError('Invalid counter', ['key must be 1 to 64 characters: a-z, 0-9 and "-"']);
+    }
+    return { value: await this.counters.increment(key) };
   }
 
   /** Registered clients with the node each is on. */

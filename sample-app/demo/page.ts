@@ -108,6 +108,14 @@ async function notify(clientId: string): Promise<void> {
   output.dataset.outcome = isErrorPayload(reply) ? 'error' : 'ok';
 }
 
+/** The shared counter, with a key: a retry after a lost connection counts once. */
+async function increment(): Promise<void> {
+  const output = byId('counter');
+  output.textContent = '…';
+  const reply = (await client.command('increment', { key: 'demo' }, { retry: true })) as { value: number } | ErrorPayload;
+  output.textContent = isErrorPayload(reply) ? describeError(reply) : String(reply.value);
+}
+
 async function joinRoom(): Promise<void> {
   const reply = (await client.command('join-room', { roomName: ROOM })) as { success: boolean } | ErrorPayload;
   inRoom = !isErrorPayload(reply) && reply.success;
@@ -204,6 +212,7 @@ document.addEventListener('DOMContentLoaded', () => {
   byId('leave-room').addEventListener('click', () => void leaveRoom());
   byId('subscribe').addEventListener('click', () => void subscribe());
   byId('refresh-clients').addEventListener('click', () => void refreshClients());
+  byId('increment').addEventListener('click', () => void increment().catch((error: Error) => (byId('counter').textContent = error.message)));
   byId('chat-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const input = byId<HTMLInputElement>('message');
