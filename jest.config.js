@@ -29,6 +29,7 @@ module.exports = {
         '<rootDir>/test/cluster/**/*.test.ts',
         '<rootDir>/test/compat/**/*.test.ts',
         '<rootDir>/test/sample/**/*.test.ts',
+        '<rootDir>/test/recovery/**/*.test.ts',
         '<rootDir>/test/cluster-only/**/*.test.ts',
       ],
       // The outage suite runs its own standalone redis-server to kill it; on the cluster, the

@@ -13,6 +13,7 @@ export {
   type MeshClientEventMap,
   type ChannelHistoryResult,
   type JoinRoomResult,
+  type SubscriptionRecoveredEvent,
   type MetadataStrategy,
   type InvokeHandler,
   type WebSocketLike,

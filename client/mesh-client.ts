@@ -30,6 +30,7 @@ import { idempotencyKeyOf } from './idempotency-key';
 import { IdAllocator } from './ids';
 import { InvokeHandlers } from './invoke-handlers';
 import { PingWatchdog } from './ping-watchdog';
+import { readPosition, StreamPositions, type StreamPosition } from './stream-positions';
 import { nodeRuntime } from './transport/node-runtime';
 import type { Transport, TransportCloseInfo, TransportConnection, TransportHandlers } from './transport/transport';
 import { resolveWebSocket, WebSocketTransport } from './transport/websocket-transport';
@@ -45,6 +46,7 @@ import {
   type JoinRoomResult,
   type MeshClientEventMap,
   type MeshClientOptions,
+  type SubscriptionRecoveredEvent,
   type MetadataStrategy,
   type ResolvedMeshClientOptions,
   type ThrowingCommandOptions,
@@ -92,6 +94,10 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private readonly commands = new CommandTracker();
   private readonly channels = new ChannelSubscriptions((channel, error) => this.reportListenerError(`channel:${channel}`, error));
   private readonly rooms = new Set<string>();
+  /** Last offsets delivered of recoverable channels (`c:<name>`) and rooms (`r:<name>`). */
+  private readonly positions = new StreamPositions();
+  /** The id of the connection before the current one: a recoverable room does not replay what excluded it. */
+  private previousConnectionId?: string;
   private readonly invokeHandlers: InvokeHandlers;
   private transport?: Transport;
   private connection: TransportConnection | null = null;
@@ -272,8 +278,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** `restoreSubscriptions`, blocking, on the worker-thread socket. */
   private restoreSubscriptionsSync(timeoutMs: number): void {
     const renewals: Array<{ kind: 'room' | 'channel'; name: string; command: string; payload: unknown }> = [
-      ...[...this.rooms].map((roomName) => ({ kind: 'room' as const, name: roomName, command: this.names.joinRoom, payload: { roomName } })),
-      ...this.channels.entries().map((entry) => ({ kind: 'channel' as const, name: entry.channel, command: this.names.subscribeChannel, payload: entry })),
+      ...[...this.rooms].map((roomName) => ({ kind: 'room' as const, name: roomName, command: this.names.joinRoom, payload: this.rejoinPayload(roomName) })),
+      ...this.channels.entries().map((entry) => ({ kind: 'channel' as const, name: entry.channel, command: this.names.subscribeChannel, payload: this.resubscribePayload(entry) })),
     ];
     // As in `restoreSubscriptions`: only a refusal drops a room or channel; an error reply, a
     // timeout or a lost socket is reported and the client keeps it.
@@ -286,7 +292,11 @@ export class MeshClient<TCommands extends CommandMap = any> {
       } else if ((reply.frame.payload as { success?: unknown } | undefined)?.success !== true) {
         if (renewal.kind === 'room') this.rooms.delete(renewal.name);
         else this.channels.remove(renewal.name);
+        this.positions.delete(`${renewal.kind === 'room' ? 'r' : 'c'}:${renewal.name}`);
         this.events.emit('error', new MeshResubscribeError(renewal.kind, renewal.name));
+      } else {
+        const target = renewal.kind === 'room' ? { room: renewal.name } : { channel: renewal.name };
+        this.settlePosition(`${renewal.kind === 'room' ? 'r' : 'c'}:${renewal.name}`, reply.frame.payload as object, target);
       }
     }
   }
@@ -302,6 +312,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     try {
       const reply = await this.builtin<ChannelHistoryResult>(this.names.subscribeChannel, { channel, historyLimit: options.historyLimit });
       if (!reply?.success) this.channels.remove(channel, callback);
+      else this.settlePosition(`c:${channel}`, reply);
       return reply;
     } catch (err) {
       this.channels.remove(channel, callback);
@@ -315,6 +326,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
    */
   async unsubscribe(channel: string, callback?: ChannelCallback): Promise<boolean> {
     if (!this.channels.remove(channel, callback)) return true;
+    this.positions.delete(`c:${channel}`);
     return this.builtin<boolean>(this.names.unsubscribeChannel, { channel });
   }
 
@@ -326,13 +338,17 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** Joins a room; on `success` the room is re-joined after every reconnect. */
   async joinRoom(roomName: string): Promise<JoinRoomResult> {
     const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, { roomName });
-    if (reply?.success) this.rooms.add(roomName);
+    if (reply?.success) {
+      this.rooms.add(roomName);
+      this.settlePosition(`r:${roomName}`, reply);
+    }
     return reply;
   }
 
   /** Leaves a room (and stops re-joining it). */
   leaveRoom(roomName: string): Promise<{ success: boolean }> {
     this.rooms.delete(roomName);
+    this.positions.delete(`r:${roomName}`);
     return this.builtin<{ success: boolean }>(this.names.leaveRoom, { roomName });
   }
 
@@ -505,6 +521,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const previous = this.currentStatus;
     this.connection = null;
     this.stopTimers();
+    this.previousConnectionId = this.currentConnectionId ?? this.previousConnectionId;
     this.currentConnectionId = undefined;
     // Commands with an idempotency key wait for the next connection and go out again with it.
     this.commands.failInFlight((command) => new MeshConnectionLostError(command), true);
@@ -638,11 +655,19 @@ export class MeshClient<TCommands extends CommandMap = any> {
         return;
       case this.names.subscriptionMessage: {
         const { channel, message } = (payload ?? {}) as { channel?: unknown; message?: unknown };
-        if (typeof channel === 'string') this.channels.deliver(channel, message as string);
+        if (typeof channel !== 'string') return;
+        // A recoverable channel's message carries its position: one delivered already is dropped.
+        const position = readPosition(payload);
+        if (position && !this.advancePosition(`c:${channel}`, { channel }, position)) return;
+        this.channels.deliver(channel, message as string);
         return;
       }
-      default:
+      default: {
+        const position = readPosition(frame.position);
+        const room = (frame.position as { room?: unknown } | undefined)?.room;
+        if (position && typeof room === 'string' && this.rooms.has(room) && !this.advancePosition(`r:${room}`, { room }, position)) return;
         this.events.emit(command, payload);
+      }
     }
   }
 
@@ -669,21 +694,61 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private async restoreSubscriptions(): Promise<void> {
     const renewals = [
       ...[...this.rooms].map(async (roomName) => {
-        const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, { roomName }, true);
-        if (reply?.success) return;
+        const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, this.rejoinPayload(roomName), true);
+        if (reply?.success) return this.settlePosition(`r:${roomName}`, reply, { room: roomName });
         this.rooms.delete(roomName);
+        this.positions.delete(`r:${roomName}`);
         throw new MeshResubscribeError('room', roomName);
       }),
       ...this.channels.entries().map(async (entry) => {
-        const reply = await this.builtin<ChannelHistoryResult>(this.names.subscribeChannel, entry, true);
-        if (reply?.success) return;
+        const reply = await this.builtin<ChannelHistoryResult>(this.names.subscribeChannel, this.resubscribePayload(entry), true);
+        if (reply?.success) return this.settlePosition(`c:${entry.channel}`, reply, { channel: entry.channel });
         this.channels.remove(entry.channel);
+        this.positions.delete(`c:${entry.channel}`);
         throw new MeshResubscribeError('channel', entry.channel);
       }),
     ];
     for (const outcome of await Promise.allSettled(renewals)) {
       if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
     }
+  }
+
+  /** `<prefix>/subscribe-channel` again after a reconnect: with the last position of a recoverable channel. */
+  private resubscribePayload(entry: { channel: string; historyLimit?: number }): Record<string, unknown> {
+    const recover = this.positions.get(`c:${entry.channel}`);
+    return recover ? { ...entry, recover } : entry;
+  }
+
+  /** `<prefix>/join-room` again after a reconnect: with the last position of a recoverable room, and the id it had then. */
+  private rejoinPayload(roomName: string): Record<string, unknown> {
+    const position = this.positions.get(`r:${roomName}`);
+    return position ? { roomName, recover: { ...position, connectionId: this.previousConnectionId } } : { roomName };
+  }
+
+  /** A message of a recoverable channel or room: false if it was delivered already. */
+  private advancePosition(key: string, target: { channel: string } | { room: string }, position: StreamPosition): boolean {
+    const before = this.positions.get(key);
+    if (!this.positions.advance(key, position)) return false;
+    // The stream's history was lost while connected (a new epoch): what came before may be gone.
+    if (before && before.epoch !== position.epoch) this.emitRecovered({ ...target, recovered: false, missed: 0 } as SubscriptionRecoveredEvent);
+    return true;
+  }
+
+  /**
+   * A subscribe or join reply of a recoverable channel or room: its position, and after a
+   * reconnect (`target`) what came back of what was missed.
+   */
+  private settlePosition(key: string, reply: { epoch?: string; offset?: number; recovered?: boolean; missed?: number }, target?: { channel: string } | { room: string }): void {
+    const position = readPosition(reply);
+    if (!position) return;
+    const epochChanged = this.positions.settle(key, position);
+    if (target && typeof reply.recovered === 'boolean') {
+      this.emitRecovered({ ...target, recovered: reply.recovered && !epochChanged, missed: typeof reply.missed === 'number' ? reply.missed : 0 } as SubscriptionRecoveredEvent);
+    }
+  }
+
+  private emitRecovered(event: SubscriptionRecoveredEvent): void {
+    this.events.emit('subscription-recovered', event);
   }
 
   /**

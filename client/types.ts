@@ -140,6 +140,8 @@ export interface MeshClientEventMap {
   reconnectfailed: { attempts: number };
   /** The client went offline and will not reconnect by itself. */
   close: { code: number; reason: string };
+  /** After a reconnect: what a recoverable channel or room got back of what was missed. */
+  'subscription-recovered': SubscriptionRecoveredEvent;
   /** A connection attempt failed, or re-subscribing after a reconnect failed. */
   error: MeshConnectionError | MeshClientError;
   /** The server sent a heartbeat `ping`. */
@@ -154,6 +156,12 @@ export interface MeshClientEventMap {
 export interface ChannelHistoryResult {
   success: boolean;
   history: string[];
+  /** Recoverable channels (`exposeChannel(..., { recover })`): the stream's epoch and offset when subscribed. */
+  epoch?: string;
+  offset?: number;
+  /** After a reconnect, on a recoverable channel: whether everything missed was delivered, and how many messages. */
+  recovered?: boolean;
+  missed?: number;
 }
 
 /** Reply of `joinRoom()`. */
@@ -161,7 +169,21 @@ export interface JoinRoomResult {
   success: boolean;
   /** Who is in the room; `metadata` only as far as the server shows other members' metadata. */
   present?: Array<{ id: string; metadata?: unknown }>;
+  /** Recoverable rooms (`exposeRoom(..., { recover })`): the room stream's epoch and offset when joined. */
+  epoch?: string;
+  offset?: number;
+  /** After a reconnect, in a recoverable room: whether every broadcast missed was delivered, and how many. */
+  recovered?: boolean;
+  missed?: number;
 }
+
+/**
+ * `subscription-recovered`: a recoverable channel or room after a reconnect. `recovered: false`
+ * means messages may have been missed (the window was exceeded or the stream's history was lost):
+ * resync from your own source of truth. Also emitted, with `recovered: false`, when a live
+ * message shows the stream's history was lost while the client stayed connected.
+ */
+export type SubscriptionRecoveredEvent = ({ channel: string; room?: undefined } | { room: string; channel?: undefined }) & { recovered: boolean; missed: number };
 
 /** A handler for server-to-client invokes (`client.handle`). */
 export type InvokeHandler<TData = any, TResult = unknown> = (data: TData) => TResult | Promise<TResult>;

@@ -38,6 +38,11 @@ export {
 } from './cluster/mesh-client.service';
 export type { MeshHealth, MeshHealthStatus } from './cluster/node-health';
 
+// Recoverable channels and rooms
+export type { ExposeChannelOptions } from './channels/channel-manager';
+export type { ExposeRoomOptions } from './rooms/room-manager';
+export type { RecoverOptions, StreamPosition } from './recovery/recover-options';
+
 // The client registry, for direct use and custom backends
 export type { RegisteredClient, RegisterResult } from './registry/registered-client';
 export type { MeshClientRegistryBackend } from './registry/mesh-client-registry-backend';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
-import { ChannelManager } from './channels/channel-manager';
+import { ChannelManager, type ExposeChannelOptions } from './channels/channel-manager';
 import type { MeshCommandHandlerFn, MeshMiddlewareFn } from './commands/command-context';
 import type { RegisterCommandOptions } from './commands/command-options';
 import { CommandPipelineFactory } from './commands/command-pipeline.factory';
@@ -13,7 +13,7 @@ import { MessageRouter } from './delivery/message-router';
 import { MeshConfigurationError } from './errors';
 import { MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from './mesh.constants';
 import { encodeFrame, isValidCloseCode } from './protocol';
-import { roomName, RoomManager } from './rooms/room-manager';
+import { roomName, RoomManager, type ExposeRoomOptions } from './rooms/room-manager';
 import type { SharedState } from './state/shared-state/shared-state';
 import type { MembershipStore } from './state/membership/membership-store';
 import { MeshTransport } from './transport/mesh-transport';
@@ -212,15 +212,17 @@ export class MeshServer {
 
   /** Pushes an event to every member of a room, on every node, each exactly once. */
   async broadcastRoom(room: string, event: string, payload?: unknown, options: BroadcastOptions = {}): Promise<void> {
-    await this.router.toRoom(roomName(room), eventFrame(event, payload), excludedIds(options.exclude));
+    await this.rooms.broadcast(roomName(room), eventFrame(event, payload), excludedIds(options.exclude));
   }
 
   /**
    * Lets clients join rooms matching `pattern` with `<prefix>/join-room` (refused otherwise).
    * First matching pattern wins; a guard that throws or returns anything but `true` refuses.
+   * With `{ recover: { size, ttl } }` the rooms' broadcasts are kept so that members who were away
+   * get what they missed when they rejoin (docs/guarantees.md).
    */
-  exposeRoom(pattern: string | RegExp, guard?: RoomGuard): void {
-    this.rooms.expose(pattern, guard);
+  exposeRoom(pattern: string | RegExp, guard?: RoomGuard, options?: ExposeRoomOptions): void {
+    this.rooms.expose(pattern, guard, options);
   }
 
   /**
@@ -235,10 +237,12 @@ export class MeshServer {
 
   /**
    * Lets clients subscribe to channels matching `pattern` (exact string or RegExp). First
-   * matching pattern wins; a guard that throws or returns anything but `true` refuses.
+   * matching pattern wins; a guard that throws or returns anything but `true` refuses. With
+   * `{ recover: { size, ttl } }` the channels' messages are kept so that subscribers who were away
+   * get what they missed when they come back (docs/guarantees.md).
    */
-  exposeChannel(pattern: string | RegExp, guard?: ChannelGuard): void {
-    this.channels.expose(pattern, guard);
+  exposeChannel(pattern: string | RegExp, guard?: ChannelGuard, options?: ExposeChannelOptions): void {
+    this.channels.expose(pattern, guard, options);
   }
 
   /**

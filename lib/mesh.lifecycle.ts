@@ -7,6 +7,7 @@ import { NodeBus } from './cluster/node-bus';
 import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
+import { StreamDelivery } from './recovery/stream-delivery';
 import { MeshConfigurationError } from './errors';
 import { MESH_STATE } from './mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from './mesh-options';
@@ -31,6 +32,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly transport: MeshTransport,
     private readonly router: MessageRouter,
     private readonly channels: ChannelManager,
+    private readonly streams: StreamDelivery,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly membership: NodeMembership,
     private readonly bus: NodeBus,
@@ -51,7 +53,11 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
       await this.state.broker.start({
         onNodeMessage: (message) => this.messages.handle(message),
         onChannelMessage: (channel, message) => this.channels.deliver(channel, message),
-        onResubscribed: () => void this.router.resyncRooms(),
+        onResubscribed: () => {
+          void this.router.resyncRooms();
+          this.streams.resubscribed();
+        },
+        onStreamMessage: (stream, position, message) => this.streams.accept(stream, position, message),
       });
       await this.membership.start();
     } catch (error) {

@@ -20,6 +20,7 @@ import { RedisIdempotencyStore } from './state/idempotency/redis-idempotency-sto
 import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
+import { StreamDelivery } from './recovery/stream-delivery';
 import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
@@ -70,6 +71,7 @@ const MESH_PROVIDERS: Provider[] = [
   ChannelManager,
   RoomManager,
   MessageRouter,
+  StreamDelivery,
   ConnectionManager,
   MeshTransport,
   NodeMembership,

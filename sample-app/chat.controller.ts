@@ -22,6 +22,8 @@ const CHANNEL_HISTORY = 50;
 const INVOKE_TYPES = new Set(['notify']);
 const MAX_INVOKE_TIMEOUT_MS = 10_000;
 const COUNTER_NAME = /^[a-z0-9-]{1,64}$/;
+/** What recoverable channels and rooms keep for clients that were away. */
+const RECOVERY_WINDOW = { size: 1000, ttl: 5 * 60_000 };
 
 function isName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 256;
@@ -48,7 +50,10 @@ export class ChatController implements OnModuleInit {
       return metadata?.premium === true;
     });
     this.mesh.exposeChannel(/^chat:.+$/);
-    this.mesh.exposeRoom(/^lobby(:.+)?$/);
+    // Recoverable: a client that was away (a dropped network, a redeployed node) gets what it
+    // missed when it comes back, within the last 1,000 messages and 5 minutes.
+    this.mesh.exposeChannel(/^feed:.+$/, undefined, { recover: RECOVERY_WINDOW });
+    this.mesh.exposeRoom(/^lobby(:.+)?$/, undefined, { recover: RECOVERY_WINDOW });
   }
 
   @MeshCommand('echo')

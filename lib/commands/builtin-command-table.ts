@@ -39,7 +39,7 @@ export class BuiltinCommandTable {
     const set = (name: string, fn: BuiltinCommand) => this.builtins.set(name, fn);
 
     set(names.noop, () => true);
-    set(names.subscribeChannel, (c, p) => this.channels.subscribe(c, field(p, 'channel'), field(p, 'historyLimit')));
+    set(names.subscribeChannel, (c, p) => this.channels.subscribe(c, field(p, 'channel'), field(p, 'historyLimit'), field(p, 'recover')));
     set(names.unsubscribeChannel, (c, p) => this.channels.unsubscribe(c, field(p, 'channel')));
     set(names.getChannelHistory, async (c, p) => {
       const channel = field(p, 'channel');
@@ -47,7 +47,7 @@ export class BuiltinCommandTable {
       const limit = field(p, 'limit');
       return { success: true, history: await this.channels.history(channel as string, limit === undefined ? 50 : limit) };
     });
-    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName')));
+    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName'), field(p, 'recover')));
     set(names.leaveRoom, async (c, p) => {
       const room = field(p, 'roomName');
       if (typeof room === 'string' && room.length > 0) await this.rooms.leave(room, c.id);

@@ -1,7 +1,7 @@
 import type { MeshMiddlewareFn } from './command-context';
 
 /**
- * Makes a command run at most once per idempotency key (see docs/guarantees-commands.md): `true`
+ * Makes a command run at most once per idempotency key (see docs/guarantees.md): `true`
  * keeps each reply for the module's `idempotencyTtl`, `{ ttl }` for `ttl` ms.
  */
 export type MeshIdempotentOption = boolean | { ttl?: number };

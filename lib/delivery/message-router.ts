@@ -12,6 +12,12 @@ import { NodeMessageDispatcher } from '../cluster/node-message-dispatcher';
 import { NodeBus } from '../cluster/node-bus';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import type { RecoverOptions, StreamPosition } from '../recovery/recover-options';
+import { StreamDelivery } from '../recovery/stream-delivery';
+import type { PreparedFrame } from '../transport/prepared-frame';
+import { decodeRoomEntry, encodeRoomEntry, positionedFrame } from '../recovery/room-entry';
+
+const roomStream = (name: string) => ({ kind: 'room' as const, name });
 
 /** Node-bus request: a connection of the receiving node joined or left a room. */
 const MEMBERSHIP_CHANGED = 'mesh:membership';
@@ -50,8 +56,18 @@ export class MessageRouter {
     private readonly local: LocalConnections,
     private readonly bus: NodeBus,
     messages: NodeMessageDispatcher,
+    private readonly streams: StreamDelivery,
   ) {
-    const target = { subscribe: (room: string) => broker.listenToRoom(room), unsubscribe: (room: string) => broker.unlistenRoom(room) };
+    // A recoverable room's broadcasts come on its stream channel; the room channel still carries the rest (a clear).
+    const target = {
+      subscribe: async (room: string) => {
+        await Promise.all([broker.listenToRoom(room), streams.windowOf(roomStream(room)) ? streams.listen(roomStream(room)) : undefined]);
+      },
+      unsubscribe: async (room: string) => {
+        await Promise.all([broker.unlistenRoom(room), streams.windowOf(roomStream(room)) ? streams.unlisten(roomStream(room)) : undefined]);
+      },
+    };
+    streams.onDeliver('room', (room, position, message) => this.deliverFromStream(room, position, message));
     this.roomSubscriptions = new SubscriptionSync(target, (room) => this.localRooms.membersOf(room) !== undefined || this.joinsInFlight.has(room), this.logger, 'room');
     const self = () => this.nodes.nodeId;
     messages.on(NodeMessageKind.SEND, ({ ids, frame }) => {
@@ -159,6 +175,29 @@ export class MessageRouter {
   async toRoom(room: string, frame: string, exclude: readonly string[] = []): Promise<void> {
     this.sendToLocalRoom(room, frame, exclude);
     await this.broker.publishToRoom(room, encodeNodeMessage({ kind: NodeMessageKind.ROOM, origin: this.nodes.nodeId, room, exclude: [...exclude], frame }));
+  }
+
+  /**
+   * A recoverable room's broadcast: appended to the room's stream, which publishes it with its
+   * offset; every node with members (this one too) delivers it from there, in offset order.
+   */
+  async toRecoverableRoom(room: string, frame: string, exclude: readonly string[], window: RecoverOptions): Promise<void> {
+    await this.streams.append(roomStream(room), encodeRoomEntry(frame, exclude), window);
+  }
+
+  private deliverFromStream(room: string, position: StreamPosition, message: string): void {
+    const members = this.localRooms.membersOf(room);
+    if (!members) return;
+    const entry = decodeRoomEntry(message);
+    if (!entry) return void this.logger.warn(`Dropped a malformed entry of room "${room.slice(0, 100)}"'s stream`);
+    const skip = entry.exclude.length ? new Set(entry.exclude) : undefined;
+    const wire: string | PreparedFrame = toWire(positionedFrame(entry.frame, room, position), members.size);
+    const stream = roomStream(room);
+    for (const id of members) {
+      if (skip?.has(id)) continue;
+      const connection = this.local.get(id);
+      if (connection) this.streams.send(connection, stream, position.offset, wire);
+    }
   }
 
   private sendToLocalRoom(room: string, frame: string, exclude: readonly string[]): void {

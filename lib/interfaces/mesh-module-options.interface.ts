@@ -184,7 +184,7 @@ export interface MeshModuleOptions {
   /**
    * How long in ms the reply of an idempotent command (`@MeshCommand(name, { idempotent: true })`)
    * is kept for retries that carry the same key; a command's own `idempotent: { ttl }` overrides
-   * it. See docs/guarantees-commands.md.
+   * it. See docs/guarantees.md.
    * @default 300000 (5 minutes)
    */
   idempotencyTtl?: number;

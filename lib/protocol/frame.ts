@@ -11,6 +11,8 @@ export interface Frame<P = unknown> {
   id?: FrameId;
   command: string;
   payload?: P;
+  /** Server pushes of a recoverable room: where the push is in the room's stream (see docs/protocol.md). */
+  position?: unknown;
   /** Requests to an idempotent command: the key that makes a retry run it at most once (see docs/protocol.md). */
   idempotencyKey?: string;
 }
@@ -86,6 +88,7 @@ export function decodeFrame(text: string, maxDepth: number = DEFAULT_MAX_DEPTH):
     return { ok: false, id, command: raw.command, reason: `Frame nests deeper than ${maxDepth} levels` };
   }
   const frame: Frame = { id, command: raw.command, payload: raw.payload };
+  if (raw.position !== undefined) frame.position = raw.position;
   if (raw.idempotencyKey !== undefined) {
     if (!isIdempotencyKey(raw.idempotencyKey)) {
       return { ok: false, id, command: raw.command, reason: `Frame "idempotencyKey" must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters (no spaces)` };

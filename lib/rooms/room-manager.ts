@@ -8,6 +8,31 @@ import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.inte
 import type { SharedState } from '../state/shared-state/shared-state';
 import { tooLargeToReply } from '../transport/reply-encoder';
 import type { ErrorPayload } from '../protocol';
+import { readClientPosition, type RecoverOptions, type StreamPosition } from '../recovery/recover-options';
+import { StreamDelivery } from '../recovery/stream-delivery';
+import { decodeRoomEntry, positionedFrame } from '../recovery/room-entry';
+
+/** What `exposeRoom` takes besides the pattern and the guard. */
+export interface ExposeRoomOptions {
+  /**
+   * Keeps the room's last `size` broadcasts for `ttl` ms in a stream, so that a member that was
+   * away gets what it missed when it joins again (see docs/guarantees.md). Off by default. It
+   * applies to every room matching the pattern, whoever adds members (a guard that always says
+   * no makes a room recoverable without letting clients join it themselves).
+   */
+  recover?: RecoverOptions;
+}
+
+/** What `<prefix>/join-room` answers. */
+export type ClientJoinReply =
+  | { success: true; present: RoomPresence[]; epoch?: string; offset?: number; recovered?: boolean; missed?: number }
+  | { success: false };
+
+/** The previous connection id a client sends with its position: its own excluded broadcasts are not replayed to it. */
+function previousConnectionId(recover: unknown): string | undefined {
+  const id = recover !== null && typeof recover === 'object' ? (recover as Record<string, unknown>).connectionId : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= 100 ? id : undefined;
+}
 
 export function roomName(room: unknown): string {
   if (typeof room !== 'string' || room.length === 0) throw new TypeError('A room name must be a non-empty string');
@@ -32,6 +57,7 @@ export class RoomManager {
     @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly router: MessageRouter,
+    private readonly streams: StreamDelivery,
   ) {}
 
   /**
@@ -64,8 +90,16 @@ export class RoomManager {
     await this.router.roomCleared(room);
   }
 
-  expose(pattern: string | RegExp, guard?: ExposureGuard): void {
+  expose(pattern: string | RegExp, guard?: ExposureGuard, options: ExposeRoomOptions = {}): void {
     this.exposures.add(pattern, guard);
+    this.streams.rooms.add(pattern, options?.recover);
+  }
+
+  /** Sends an encoded event frame to every member of a room, through its stream when the room is recoverable. */
+  async broadcast(room: string, frame: string, exclude: readonly string[]): Promise<void> {
+    const window = this.streams.rooms.of(room);
+    if (window) await this.router.toRecoverableRoom(room, frame, exclude, window);
+    else await this.router.toRoom(room, frame, exclude);
   }
 
   /** A room a client may use: a name within `maxNameLength` that is exposed, and whose guard allows. */
@@ -78,16 +112,28 @@ export class RoomManager {
    * there. If the list cannot be read, or is too large to send (ETOOLARGE), a new join is undone,
    * so a client is never a member while told it failed.
    */
-  async clientJoin(connection: Connection, room: unknown): Promise<{ success: true; present: RoomPresence[] } | { success: false } | ErrorPayload> {
+  async clientJoin(connection: Connection, room: unknown, recover?: unknown): Promise<ClientJoinReply | ErrorPayload> {
     if (!(await this.mayJoin(connection, room))) return { success: false };
     const name = room as string;
     // The connection is on this node, so the local room index knows whether it was in already.
     const wasMember = this.router.hasLocalMember(name, connection.id);
-    if (!(await this.join(name, connection.id))) return { success: false };
+    const window = this.streams.rooms.of(name);
+    let position: Omit<Extract<ClientJoinReply, { success: true }>, 'success' | 'present'> = {};
+    if (window) {
+      const previous = previousConnectionId(recover);
+      const frameOf = (entry: { message: string }, at: StreamPosition) => {
+        const kept = decodeRoomEntry(entry.message);
+        return kept && !(previous && kept.exclude.includes(previous)) ? positionedFrame(kept.frame, name, at) : undefined;
+      };
+      const outcome = await this.streams.enter(connection, { kind: 'room', name }, window, readClientPosition(recover), () => this.join(name, connection.id), frameOf);
+      if (!outcome) return { success: false };
+      position = { epoch: outcome.position.epoch, offset: outcome.position.offset };
+      if (outcome.recovered !== undefined) Object.assign(position, { recovered: outcome.recovered, missed: outcome.missed ?? 0 });
+    } else if (!(await this.join(name, connection.id))) return { success: false };
     const undo = () => (wasMember ? Promise.resolve(false) : this.leave(name, connection.id));
-    let reply: { success: true; present: RoomPresence[] };
+    let reply: Extract<ClientJoinReply, { success: true }>;
     try {
-      reply = { success: true, present: await this.present(name) };
+      reply = { success: true, present: await this.present(name), ...position };
     } catch (error) {
       await undo().catch(() => undefined);
       throw error;

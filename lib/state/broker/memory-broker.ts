@@ -1,4 +1,18 @@
-import type { BrokerListener, MeshBroker } from './mesh-broker';
+import { POSITION_TTL_MS, type RecoverOptions, type StreamPosition } from '../../recovery/recover-options';
+import { streamKey, type StreamRef } from '../../recovery/stream-ref';
+import type { BrokerListener, MeshBroker, StreamEntry, StreamRead } from './mesh-broker';
+import { newEpoch } from '../../recovery/new-epoch';
+
+/** A recoverable stream of one process: the same bounded window and position as in Redis. */
+interface MemoryStream {
+  epoch: string;
+  top: number;
+  entries: StreamEntry[];
+  /** When the entries expire (ttl after the latest append). */
+  entriesExpireAt: number;
+  /** When the position expires (as the position hash in Redis). */
+  expiresAt: number;
+}
 
 interface History {
   messages: string[];
@@ -16,6 +30,9 @@ export class MemoryBroker implements MeshBroker {
   private readonly rooms = new Set<string>();
   private readonly history = new Map<string, History>();
   private historyWrites = 0;
+  private readonly streams = new Map<string, MemoryStream>();
+  private readonly listenedStreams = new Set<string>();
+  private streamWrites = 0;
   readonly listening = true;
 
   async start(listener: BrokerListener): Promise<void> {
@@ -77,6 +94,63 @@ export class MemoryBroker implements MeshBroker {
 
   async unsubscribeChannel(channel: string): Promise<void> {
     this.channels.delete(channel);
+  }
+
+  /** The stream's state, created with a new epoch when it has none (as stream-read.lua does). */
+  private stream(stream: StreamRef): MemoryStream {
+    const key = streamKey(stream);
+    const now = Date.now();
+    let found = this.streams.get(key);
+    if (found && found.expiresAt <= now) found = undefined;
+    if (!found) {
+      found = { epoch: newEpoch(), top: 0, entries: [], entriesExpireAt: 0, expiresAt: now + POSITION_TTL_MS };
+      this.streams.set(key, found);
+    }
+    if (found.entriesExpireAt <= now) found.entries = [];
+    return found;
+  }
+
+  async appendToStream(stream: StreamRef, message: string, { size, ttl }: RecoverOptions): Promise<StreamPosition> {
+    const state = this.stream(stream);
+    const offset = ++state.top;
+    state.entries.push({ offset, message });
+    if (state.entries.length > size) state.entries.splice(0, state.entries.length - size);
+    const now = Date.now();
+    state.entriesExpireAt = now + ttl;
+    state.expiresAt = now + Math.max(ttl, POSITION_TTL_MS);
+    if (++this.streamWrites % 1000 === 0) this.dropExpiredStreams();
+    const position = { epoch: state.epoch, offset };
+    if (this.listenedStreams.has(streamKey(stream))) this.later(() => this.listener?.onStreamMessage?.(stream, position, message));
+    return position;
+  }
+
+  async readStream(stream: StreamRef, after: StreamPosition | undefined, size: number): Promise<StreamRead> {
+    const state = this.stream(stream);
+    const position = { epoch: state.epoch, offset: state.top };
+    if (!after || after.epoch !== state.epoch || after.offset > state.top) return { position, recovered: false };
+    const missed = state.top - after.offset;
+    if (missed === 0) return { position, recovered: true, entries: [] };
+    const first = state.entries.findIndex((entry) => entry.offset === after.offset + 1);
+    if (missed > size || first < 0) return { position, recovered: false };
+    return { position, recovered: true, entries: state.entries.slice(first, first + missed) };
+  }
+
+  async streamHistory(stream: StreamRef, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    return this.stream(stream).entries.slice(-limit).reverse().map((entry) => entry.message);
+  }
+
+  async listenStream(stream: StreamRef): Promise<void> {
+    this.listenedStreams.add(streamKey(stream));
+  }
+
+  async unlistenStream(stream: StreamRef): Promise<void> {
+    this.listenedStreams.delete(streamKey(stream));
+  }
+
+  private dropExpiredStreams(): void {
+    const now = Date.now();
+    for (const [key, state] of this.streams) if (state.expiresAt <= now) this.streams.delete(key);
   }
 
   private liveHistory(channel: string): History | undefined {

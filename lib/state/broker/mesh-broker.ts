@@ -1,3 +1,18 @@
+import type { RecoverOptions, StreamPosition } from '../../recovery/recover-options';
+import type { StreamRef } from '../../recovery/stream-ref';
+
+/** A message kept in a recoverable stream. */
+export interface StreamEntry {
+  offset: number;
+  message: string;
+}
+
+/**
+ * A stream's position, and what a client missed since where it was: all of it, oldest first
+ * (`recovered: true`), or nothing when the epoch changed or the window no longer holds it all.
+ */
+export type StreamRead = { position: StreamPosition } & ({ recovered: true; entries: StreamEntry[] } | { recovered: false });
+
 /** What a node hears through the broker. */
 export interface BrokerListener {
   /** A node message addressed to this node (`publishToNode`), to every node (`publishToAll`) or to a room this node listens to (`publishToRoom`). */
@@ -9,6 +24,8 @@ export interface BrokerListener {
    * were lost (pub/sub is at most once): state kept in step by them must be read again.
    */
   onResubscribed?(): void;
+  /** A message appended to a recoverable stream this node listens to (`listenStream`), with its position. */
+  onStreamMessage?(stream: StreamRef, position: StreamPosition, message: string): void;
 }
 
 /**
@@ -42,4 +59,18 @@ export interface MeshBroker {
   getChannelHistory(channel: string, limit: number): Promise<string[]>;
   subscribeChannel(channel: string): Promise<void>;
   unsubscribeChannel(channel: string): Promise<void>;
+
+  /**
+   * Appends a message to a recoverable stream (a channel's or a room's), keeping the last
+   * `size` for `ttl` ms, and publishes it with its position to the nodes that listen to the
+   * stream, in one step: positions are published in the order they were given.
+   */
+  appendToStream(stream: StreamRef, message: string, options: RecoverOptions): Promise<StreamPosition>;
+  /** The stream's position; with `after`, also what came after it, if the window still holds all of it (at most `size`). */
+  readStream(stream: StreamRef, after: StreamPosition | undefined, size: number): Promise<StreamRead>;
+  /** The newest `limit` messages of a stream, newest first. */
+  streamHistory(stream: StreamRef, limit: number): Promise<string[]>;
+  /** Starts hearing a stream's messages (`onStreamMessage`); resolves once in effect. */
+  listenStream(stream: StreamRef): Promise<void>;
+  unlistenStream(stream: StreamRef): Promise<void>;
 }

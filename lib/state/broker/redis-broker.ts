@@ -1,6 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { RedisConnections } from '../redis/redis-connections';
-import type { BrokerListener, MeshBroker } from './mesh-broker';
+import { POSITION_TTL_MS, type RecoverOptions, type StreamPosition } from '../../recovery/recover-options';
+import { newEpoch } from '../../recovery/new-epoch';
+import type { StreamRef } from '../../recovery/stream-ref';
+import type { BrokerListener, MeshBroker, StreamEntry, StreamRead } from './mesh-broker';
+
 
 /**
  * Redis pub/sub (sharded on Redis Cluster, see RedisConnections). Internal channels, all under
@@ -11,6 +15,11 @@ import type { BrokerListener, MeshBroker } from './mesh-broker';
 export class RedisBroker implements MeshBroker {
   private readonly logger = new Logger('MeshRedis');
   private listener?: BrokerListener;
+  /**
+   * The epoch a stream takes if it has none yet: made once and kept until a stream took it (random
+   * bytes per publish would cost more than the publish's own JavaScript).
+   */
+  private epochCandidate = newEpoch();
 
   constructor(private readonly redis: RedisConnections) {}
 
@@ -23,7 +32,9 @@ export class RedisBroker implements MeshBroker {
     const keys = this.redis.keys;
     this.redis.onMessage((channel, message) => {
       if (!this.listener) return;
-      if (keys.isInternal(channel)) this.listener.onNodeMessage(message);
+      const stream = keys.isInternal(channel) ? keys.streamOfChannel(channel) : undefined;
+      if (stream) this.onStreamMessage(stream, message);
+      else if (keys.isInternal(channel)) this.listener.onNodeMessage(message);
       else this.listener.onChannelMessage(channel, message);
     });
     await this.redis.subscribe(keys.broadcastChannel);
@@ -102,5 +113,60 @@ export class RedisBroker implements MeshBroker {
 
   unsubscribeChannel(channel: string): Promise<void> {
     return this.redis.unsubscribe(channel);
+  }
+
+  /** `<epoch> <offset>\n<message>`, as stream-append.lua publishes it; anything else is dropped and logged. */
+  private onStreamMessage(stream: StreamRef, text: string): void {
+    const space = text.indexOf(' ');
+    const newline = text.indexOf('\n', space + 1);
+    const offset = Number(text.slice(space + 1, newline));
+    if (space < 1 || newline < 0 || !Number.isSafeInteger(offset) || offset < 1) {
+      this.logger.warn(`Dropped a malformed message on the stream channel of ${stream.kind} "${stream.name.slice(0, 100)}"`);
+      return;
+    }
+    this.listener?.onStreamMessage?.(stream, { epoch: text.slice(0, space), offset }, text.slice(newline + 1));
+  }
+
+  private streamKeys(stream: StreamRef): { log: string; position: string; channel: string } {
+    const keys = this.redis.keys;
+    return stream.kind === 'channel'
+      ? { log: keys.channelLog(stream.name), position: keys.channelPosition(stream.name), channel: keys.channelStreamChannel(stream.name) }
+      : { log: keys.roomLog(stream.name), position: keys.roomPosition(stream.name), channel: keys.roomStreamChannel(stream.name) };
+  }
+
+  async appendToStream(stream: StreamRef, message: string, { size, ttl }: RecoverOptions): Promise<StreamPosition> {
+    const { log, position, channel } = this.streamKeys(stream);
+    const publish = this.redis.clustered ? 'SPUBLISH' : 'PUBLISH';
+    const candidate = this.epochCandidate;
+    const [epoch, offset] = await this.redis.scripts.run<[string, number]>('stream-append', [log, position], [candidate, size, ttl, Math.max(ttl, POSITION_TTL_MS), publish, channel, message]);
+    if (epoch === candidate) this.epochCandidate = newEpoch();
+    return { epoch, offset: Number(offset) };
+  }
+
+  async readStream(stream: StreamRef, after: StreamPosition | undefined, size: number): Promise<StreamRead> {
+    const { log, position } = this.streamKeys(stream);
+    const candidate = this.epochCandidate;
+    const args = [candidate, POSITION_TTL_MS, after?.epoch ?? '', after?.offset ?? 0, size];
+    const reply = await this.redis.scripts.run<Array<string | number>>('stream-read', [log, position], args);
+    const current = { epoch: String(reply[0]), offset: Number(reply[1]) };
+    if (current.epoch === candidate) this.epochCandidate = newEpoch();
+    if (Number(reply[2]) !== 1) return { position: current, recovered: false };
+    const entries: StreamEntry[] = [];
+    for (let i = 3; i < reply.length; i += 2) entries.push({ offset: Number(reply[i]), message: String(reply[i + 1]) });
+    return { position: current, recovered: true, entries };
+  }
+
+  async streamHistory(stream: StreamRef, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const entries = await this.redis.commands.xrevrange(this.streamKeys(stream).log, '+', '-', 'COUNT', limit);
+    return entries.map(([, fields]) => fields[1]);
+  }
+
+  listenStream(stream: StreamRef): Promise<void> {
+    return this.redis.subscribe(this.streamKeys(stream).channel);
+  }
+
+  unlistenStream(stream: StreamRef): Promise<void> {
+    return this.redis.unsubscribe(this.streamKeys(stream).channel);
   }
 }

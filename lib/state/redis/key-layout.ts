@@ -1,3 +1,6 @@
+/** How every stream channel's name ends (see `streamOfChannel`). */
+const STREAM_CHANNEL_END = '}:stream';
+
 /**
  * Where every key and internal channel of a node lives in Redis. Keys are grouped by what a
  * script must change atomically, and each group shares a hash tag, so on Redis Cluster it lives
@@ -8,7 +11,9 @@
  * - `{r:<room>}`: a room's members, its metadata and its message channel;
  * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
  * - `{ik:<digest>}`: one idempotency key's run and its kept reply (see lib/commands/idempotent-runs.ts);
- * - `{cl:<client>}`: a client's registration (owner, epoch, metadata).
+ * - `{cl:<client>}`: a client's registration (owner, epoch, metadata);
+ * - `{ch:<channel>}`: a recoverable channel's stream of recent messages, its position and the
+ *   internal channel its messages are published on with their offsets.
  *
  * Work that spans groups (a connection joining a room, a dead node's cleanup) is split into
  * per-group steps, ordered so that concurrent steps never leave a room listing a member that
@@ -62,6 +67,47 @@ export class RedisKeyLayout {
   /** Channel: a room's broadcasts, subscribed by the nodes that have members of it. */
   roomChannel(room: string): string {
     return `${this.prefix}{r:${room}}:messages`;
+  }
+
+  /** Stream: a recoverable room's recent broadcasts, ids `0-<offset>`. */
+  roomLog(room: string): string {
+    return `${this.prefix}{r:${room}}:log`;
+  }
+  /** Hash: a recoverable room's `epoch` and `top` (last offset). */
+  roomPosition(room: string): string {
+    return `${this.prefix}{r:${room}}:position`;
+  }
+  /** Channel: a recoverable room's broadcasts with their offsets. */
+  roomStreamChannel(room: string): string {
+    return `${this.prefix}{r:${room}${STREAM_CHANNEL_END}`;
+  }
+
+  // {ch:<channel>}
+  /** Stream: a recoverable channel's recent messages, ids `0-<offset>`. */
+  channelLog(channel: string): string {
+    return `${this.prefix}{ch:${channel}}:log`;
+  }
+  /** Hash: a recoverable channel's `epoch` and `top` (last offset). */
+  channelPosition(channel: string): string {
+    return `${this.prefix}{ch:${channel}}:position`;
+  }
+  /** Channel: a recoverable channel's messages with their offsets (the raw channel carries plain publishes only). */
+  channelStreamChannel(channel: string): string {
+    return `${this.prefix}{ch:${channel}${STREAM_CHANNEL_END}`;
+  }
+
+  /**
+   * The stream whose messages a channel carries, if it is a stream channel. No other internal
+   * channel ends the way stream channels do, whatever the names in them contain.
+   */
+  streamOfChannel(channel: string): { kind: 'channel' | 'room'; name: string } | undefined {
+    if (!channel.endsWith(STREAM_CHANNEL_END)) return undefined;
+    const end = channel.length - STREAM_CHANNEL_END.length;
+    const channelStart = `${this.prefix}{ch:`;
+    if (channel.startsWith(channelStart)) return { kind: 'channel', name: channel.slice(channelStart.length, end) };
+    const roomStart = `${this.prefix}{r:`;
+    if (channel.startsWith(roomStart)) return { kind: 'room', name: channel.slice(roomStart.length, end) };
+    return undefined;
   }
 
   // {n:<node>}

@@ -11,6 +11,8 @@ export type LuaScriptName =
   | 'clear-room'
   | 'compare-and-set-metadata'
   | 'push-history'
+  | 'stream-append'
+  | 'stream-read'
   | 'registry-register'
   | 'registry-unregister'
   | 'registry-update'
