@@ -32,9 +32,8 @@ module.exports = {
         '<rootDir>/test/recovery/**/*.test.ts',
         '<rootDir>/test/cluster-only/**/*.test.ts',
       ],
-      // The outage suite runs its own standalone redis-server to kill it; on the cluster, the
-      // failover suite (test/cluster-only) kills a shard instead.
-      testPathIgnorePatterns: ['/test/cluster/redis-outage\\.test\\.ts$'],
+      // The outage suite (test/cluster) starts its own private 3-master cluster here to kill it
+      // (test/support/outage-target.ts); the failover suite (test/cluster-only) kills one shard.
       setupFiles: ['<rootDir>/test/support/topology-cluster.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-cluster.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown-cluster.ts',
