@@ -34,6 +34,8 @@ module.exports = {
       ],
       // The outage suite (test/cluster) starts its own private 3-master cluster here to kill it
       // (test/support/outage-target.ts); the failover suite (test/cluster-only) kills one shard.
+      // The recovery suite's Redis restart runs its own standalone redis-server (stream-loss covers the cluster).
+      testPathIgnorePatterns: ['/test/recovery/redis-restart\\.test\\.ts$'],
       setupFiles: ['<rootDir>/test/support/topology-cluster.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-cluster.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown-cluster.ts',

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { MeshClient, MeshResubscribeError } from '../../client';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import {
   channelFrames,
   cutAndHold,
@@ -29,7 +29,7 @@ describe('recovery: interplay', () => {
   /** Names the guards refuse from now on (each test uses its own names). */
   const refused = new Set<string>();
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeAll(async () => {
     const keyPrefix = uniquePrefix();
@@ -57,8 +57,8 @@ describe('recovery: interplay', () => {
     admin.disconnect();
   });
 
-  async function proxyTo(node: TestApp): Promise<FaultProxy> {
-    const proxy = await FaultProxy.start(node.port);
+  async function proxyTo(node: TestApp): Promise<TcpProxy> {
+    const proxy = await TcpProxy.start(node.port);
     proxies.push(proxy);
     return proxy;
   }

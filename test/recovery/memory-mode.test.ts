@@ -1,5 +1,5 @@
 import type { MeshClient } from '../../client';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { channelFrames, cutAndHold, recoveriesOf, roomFrames, watchedClient } from '../support/recovery';
 import { startApp, waitFor, type TestApp } from '../support/test-app';
 
@@ -12,7 +12,7 @@ const RECOVER = { size: 5, ttl: 60_000 };
 describe('recovery: in-memory mode', () => {
   let node: TestApp;
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeAll(async () => {
     node = await startApp({ memory: true, mesh: {} });
@@ -30,7 +30,7 @@ describe('recovery: in-memory mode', () => {
   });
 
   async function viaProxy() {
-    const proxy = await FaultProxy.start(node.port);
+    const proxy = await TcpProxy.start(node.port);
     proxies.push(proxy);
     return { proxy, w: await watchedClient(proxy.url(), clients) };
   }

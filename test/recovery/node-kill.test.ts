@@ -1,5 +1,5 @@
 import { MeshClient } from '../../client';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { NodeProcess } from '../support/node-process';
 import { exactSequence, recoveriesOf, sequenceReport, SequencePublisher, watchedClient, type WatchedClient } from '../support/recovery';
 import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
@@ -21,7 +21,7 @@ describe('recovery: node SIGKILL', () => {
   let survivor: TestApp | undefined;
   let doomed: NodeProcess | undefined;
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -40,7 +40,7 @@ describe('recovery: node SIGKILL', () => {
     const victim = await NodeProcess.start({ keyPrefix });
     doomed = victim;
 
-    const proxy = await FaultProxy.start(victim.port);
+    const proxy = await TcpProxy.start(victim.port);
     proxies.push(proxy);
     const ws: WatchedClient[] = [];
     for (let i = 0; i < CLIENTS; i++) ws.push(await watchedClient(proxy.url(), clients));

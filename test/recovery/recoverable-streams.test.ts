@@ -1,5 +1,5 @@
 import { MeshClient } from '../../client';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 const RECOVER = { size: 5, ttl: 60_000 };
@@ -8,7 +8,7 @@ describe('recoverable channels and rooms', () => {
   let a: TestApp;
   let b: TestApp;
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeAll(async () => {
     const keyPrefix = uniquePrefix();
@@ -32,7 +32,7 @@ describe('recoverable channels and rooms', () => {
 
   /** A client on node A through a proxy, recording recoveries. */
   async function clientViaProxy() {
-    const proxy = await FaultProxy.start(a.port);
+    const proxy = await TcpProxy.start(a.port);
     proxies.push(proxy);
     const c = new MeshClient(proxy.url(), { reconnectInterval: 20, maxReconnectInterval: 50 });
     clients.push(c);
@@ -43,7 +43,7 @@ describe('recoverable channels and rooms', () => {
   }
 
   /** Cuts the client off and keeps it away until `back()`, which sends it to node B. */
-  async function away(c: MeshClient, proxy: FaultProxy) {
+  async function away(c: MeshClient, proxy: TcpProxy) {
     const dropped = new Promise((resolve) => c.once('disconnect', resolve));
     proxy.hold();
     proxy.cut();

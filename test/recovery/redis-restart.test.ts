@@ -1,5 +1,5 @@
 import { MeshClient } from '../../client';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { channelFrames, cutAndHold, recoveriesOf, roomFrames, watchedClient, type WatchedClient } from '../support/recovery';
 import { RedisServer } from '../support/redis-server';
 import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
@@ -17,7 +17,7 @@ describe('recovery: Redis restart', () => {
   let redis: RedisServer;
   const apps: TestApp[] = [];
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeEach(async () => {
     redis = await RedisServer.start();
@@ -53,7 +53,7 @@ describe('recovery: Redis restart', () => {
     const b = await node(keyPrefix);
     // `stay` is connected to A throughout (until A fences); `away` is kept off by a proxy across the restart.
     const stay = await watchedClient(a.url, clients);
-    const proxy = await FaultProxy.start(a.port);
+    const proxy = await TcpProxy.start(a.port);
     proxies.push(proxy);
     const away = await watchedClient(proxy.url(), clients);
     const stayGot = await member(stay);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { MeshClient } from '../../client';
 import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { channelFrames, cutAndHold, recoveriesOf, roomFrames, watchedClient, type WatchedClient } from '../support/recovery';
 import { adminRedis, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
@@ -18,7 +18,7 @@ describe('recovery: stream keys lost', () => {
   let admin: Redis;
   let keys: RedisKeyLayout;
   const clients: MeshClient[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeAll(async () => {
     const keyPrefix = uniquePrefix();
@@ -53,7 +53,7 @@ describe('recovery: stream keys lost', () => {
 
   it('a new epoch under a connected client and a client that was away: recovered: false for both, the lost messages never replayed, none twice', async () => {
     const stay = await watchedClient(a.url, clients);
-    const proxy = await FaultProxy.start(a.port);
+    const proxy = await TcpProxy.start(a.port);
     proxies.push(proxy);
     const away = await watchedClient(proxy.url(), clients);
     const stayGot = await member(stay);

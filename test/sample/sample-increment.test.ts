@@ -23,9 +23,11 @@ describe('sample app: increment runs once per retried command', () => {
   let two: { app: INestApplication; port: number };
   let proxy: TcpProxy;
   let client: MeshClient;
-  const redis = adminRedis();
+  let redis: ReturnType<typeof adminRedis>;
 
   beforeAll(async () => {
+    // Made here, not at describe level: a run that skips these tests (-t) never closes it, and Jest would not exit.
+    redis = adminRedis();
     one = await startSample({ ...sharedState(), keyPrefix });
     two = await startSample({ ...sharedState(), keyPrefix });
   });

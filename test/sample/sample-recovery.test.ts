@@ -5,7 +5,7 @@ import { MeshClient } from '../../client';
 import { parseClusterNodes } from '../../lib';
 import { AppModule } from '../../sample-app/app.module';
 import type { SampleConfig } from '../../sample-app/config';
-import { FaultProxy } from '../support/fault-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { clusterNodesText, onCluster, redisUrl, uniquePrefix, waitFor } from '../support/test-app';
 
 const SECRET = 'a test secret of at least thirty-two bytes';
@@ -15,7 +15,7 @@ describe('sample app: recoverable feed and lobby across two nodes', () => {
   const apps: INestApplication[] = [];
   const clients: MeshClient[] = [];
   let ports: number[];
-  let proxy: FaultProxy;
+  let proxy: TcpProxy;
 
   async function startNode(keyPrefix: string): Promise<number> {
     const shared: Partial<SampleConfig> = onCluster() ? { redisClusterNodes: parseClusterNodes(clusterNodesText()) } : { redisUrl: redisUrl() };
@@ -25,7 +25,7 @@ describe('sample app: recoverable feed and lobby across two nodes', () => {
     return (app.getHttpServer().address() as AddressInfo).port;
   }
 
-  async function connectAs(userId: string, port: number, via?: FaultProxy): Promise<MeshClient> {
+  async function connectAs(userId: string, port: number, via?: TcpProxy): Promise<MeshClient> {
     const response = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId }) });
     const { token } = (await response.json()) as { token: string };
     const base = via ? via.url() : `ws://127.0.0.1:${port}/mesh`;
@@ -38,7 +38,7 @@ describe('sample app: recoverable feed and lobby across two nodes', () => {
   beforeAll(async () => {
     const keyPrefix = uniquePrefix();
     ports = [await startNode(keyPrefix), await startNode(keyPrefix)];
-    proxy = await FaultProxy.start(ports[0]);
+    proxy = await TcpProxy.start(ports[0]);
   });
 
   afterAll(async () => {

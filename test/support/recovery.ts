@@ -1,6 +1,6 @@
 import { MeshClient, type MeshClientOptions, type SubscriptionRecoveredEvent } from '../../client';
 import type { Frame } from '../../lib/protocol';
-import type { FaultProxy } from './fault-proxy';
+import type { TcpProxy } from './tcp-proxy';
 import { sleep, waitFor } from './test-app';
 
 /** Fast reconnects for recovery tests: a cut client is back within tens of milliseconds. */
@@ -55,7 +55,7 @@ export function roomFrames(w: WatchedClient, room: string): Frame[] {
  * which lets them through to `port` and resolves once each reconnected and renewed its
  * subscriptions (the client's `reconnect` event comes after every renewal was answered).
  */
-export async function cutAndHold(clients: MeshClient | MeshClient[], proxy: FaultProxy): Promise<(port: number) => Promise<void>> {
+export async function cutAndHold(clients: MeshClient | MeshClient[], proxy: TcpProxy): Promise<(port: number) => Promise<void>> {
   const list = Array.isArray(clients) ? clients : [clients];
   const dropped = list.map((c) => new Promise((resolve) => c.once('disconnect', resolve)));
   proxy.hold();

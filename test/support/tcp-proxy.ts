@@ -12,18 +12,26 @@ interface Pair {
  * A TCP proxy on a free loopback port, for tests of what a client sees when the network fails:
  * it forwards every connection to the target port (`retarget` changes it for new connections),
  * can drop the bytes of one direction while keeping the connections open (`blackHole`), and
- * can cut every connection at once (`cut`), as a network failure would.
+ * can cut every connection at once (`cut`), as a network failure would, and can keep a client
+ * away: while `hold()` is on, new connections are accepted but nothing is forwarded until
+ * `release()` (a reconnect that cannot get through yet).
  */
 export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private dropping: BlackHole = 'none';
   private accepted = 0;
+  private holding = false;
+  private readonly held: Socket[] = [];
 
   private constructor(
     private readonly server: Server,
     private target: number,
   ) {
-    server.on('connection', (client) => this.forward(client));
+    server.on('connection', (client) => {
+      if (!this.holding) return this.forward(client);
+      client.on('error', () => undefined);
+      this.held.push(client);
+    });
   }
 
   static async start(targetPort: number): Promise<TcpProxy> {
@@ -71,8 +79,20 @@ export class TcpProxy {
     for (const pair of [...this.pairs]) this.drop(pair);
   }
 
+  /** New connections wait (accepted, not forwarded) until `release()`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Forwards the connections that waited, and new ones again. */
+  release(): void {
+    this.holding = false;
+    for (const client of this.held.splice(0)) if (!client.destroyed) this.forward(client);
+  }
+
   async close(): Promise<void> {
     this.cut();
+    for (const client of this.held.splice(0)) client.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
