@@ -9,6 +9,13 @@ interface Exposure {
   guard?: ExposureGuard;
 }
 
+/** Whether a name matches an exposure-style pattern: the exact string, or a RegExp (its `lastIndex` reset, so a /g pattern works every time). */
+export function nameMatches(pattern: string | RegExp, name: string): boolean {
+  if (typeof pattern === 'string') return pattern === name;
+  pattern.lastIndex = 0;
+  return pattern.test(name);
+}
+
 /**
  * Names exposed to clients by exact string or RegExp. The first matching pattern wins and only
  * its guard runs; a guard that throws counts as "no".
@@ -30,11 +37,7 @@ export class ExposureList {
   }
 
   private match(name: string): Exposure | undefined {
-    return this.exposures.find(({ pattern }) => {
-      if (typeof pattern === 'string') return pattern === name;
-      pattern.lastIndex = 0;
-      return pattern.test(name);
-    });
+    return this.exposures.find(({ pattern }) => nameMatches(pattern, name));
   }
 
   async allows(connection: Connection, name: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { nameMatches } from '../common/exposure-list';
 import { checkRecoverOptions, type RecoverOptions } from './recover-options';
 
 interface Rule {
@@ -19,20 +20,8 @@ export class RecoverRules {
     if (checked) this.rules.push({ pattern, options: checked });
   }
 
-  get empty(): boolean {
-    return this.rules.length === 0;
-  }
-
   /** The window of a recoverable name, undefined for a plain one. */
   of(name: string): RecoverOptions | undefined {
-    for (const { pattern, options } of this.rules) {
-      if (typeof pattern === 'string') {
-        if (pattern === name) return options;
-        continue;
-      }
-      pattern.lastIndex = 0;
-      if (pattern.test(name)) return options;
-    }
-    return undefined;
+    return this.rules.find(({ pattern }) => nameMatches(pattern, name))?.options;
   }
 }

@@ -1,4 +1,5 @@
 import { MeshClient } from '../../client';
+import { cutAndHold, RECONNECT_FAST } from '../support/recovery';
 import { TcpProxy } from '../support/tcp-proxy';
 import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
@@ -34,7 +35,7 @@ describe('recoverable channels and rooms', () => {
   async function clientViaProxy() {
     const proxy = await TcpProxy.start(a.port);
     proxies.push(proxy);
-    const c = new MeshClient(proxy.url(), { reconnectInterval: 20, maxReconnectInterval: 50 });
+    const c = new MeshClient(proxy.url(), RECONNECT_FAST);
     clients.push(c);
     await c.connect();
     const recovered: unknown[] = [];
@@ -44,16 +45,8 @@ describe('recoverable channels and rooms', () => {
 
   /** Cuts the client off and keeps it away until `back()`, which sends it to node B. */
   async function away(c: MeshClient, proxy: TcpProxy) {
-    const dropped = new Promise((resolve) => c.once('disconnect', resolve));
-    proxy.hold();
-    proxy.cut();
-    await dropped;
-    return async () => {
-      const reconnected = new Promise((resolve) => c.once('reconnect', resolve));
-      proxy.retarget(b.port);
-      proxy.release();
-      await reconnected;
-    };
+    const back = await cutAndHold(c, proxy);
+    return () => back(b.port);
   }
 
   it('replays what a channel subscriber missed, on the other node, once and in order', async () => {

@@ -5,6 +5,7 @@ import { MeshClient } from '../../client';
 import { parseClusterNodes } from '../../lib';
 import { AppModule } from '../../sample-app/app.module';
 import type { SampleConfig } from '../../sample-app/config';
+import { cutAndHold, RECONNECT_FAST } from '../support/recovery';
 import { TcpProxy } from '../support/tcp-proxy';
 import { clusterNodesText, onCluster, redisUrl, uniquePrefix, waitFor } from '../support/test-app';
 
@@ -29,7 +30,7 @@ describe('sample app: recoverable feed and lobby across two nodes', () => {
     const response = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId }) });
     const { token } = (await response.json()) as { token: string };
     const base = via ? via.url() : `ws://127.0.0.1:${port}/mesh`;
-    const client = new MeshClient(`${base}?token=${encodeURIComponent(token)}`, { reconnectInterval: 20, maxReconnectInterval: 50 });
+    const client = new MeshClient(`${base}?token=${encodeURIComponent(token)}`, RECONNECT_FAST);
     clients.push(client);
     await client.connect();
     return client;
@@ -58,17 +59,11 @@ describe('sample app: recoverable feed and lobby across two nodes', () => {
     expect(await alice.subscribe('feed:news', (m) => void feed.push((JSON.parse(m) as { text: string }).text))).toMatchObject({ success: true });
     expect(await alice.joinRoom('lobby')).toMatchObject({ success: true });
 
-    const dropped = new Promise((resolve) => alice.once('disconnect', resolve));
-    proxy.hold();
-    proxy.cut();
-    await dropped;
+    const back = await cutAndHold(alice, proxy);
     expect(await bob.command('publish', { channel: 'feed:news', message: 'while you were away' })).toEqual({ success: true });
     expect(await bob.command('join-room', { roomName: 'lobby' })).toEqual({ success: true });
 
-    const back = new Promise((resolve) => alice.once('reconnect', resolve));
-    proxy.retarget(ports[1]);
-    proxy.release();
-    await back;
+    await back(ports[1]);
     await waitFor(() => recovered.length === 2, 5000, 'both recoveries reported');
     expect(feed).toEqual(['while you were away']);
     expect(joined).toEqual(['bob']);
