@@ -8,6 +8,7 @@ import { NodeMessageDispatcher } from './cluster/node-message-dispatcher';
 import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { StreamDelivery } from './recovery/stream-delivery';
+import { TopicListeners } from './delivery/topic-listeners';
 import { MeshConfigurationError } from './errors';
 import { MESH_STATE } from './mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from './mesh-options';
@@ -33,6 +34,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly router: MessageRouter,
     private readonly channels: ChannelManager,
     private readonly streams: StreamDelivery,
+    private readonly topics: TopicListeners,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly membership: NodeMembership,
     private readonly bus: NodeBus,
@@ -58,6 +60,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
           this.streams.resubscribed();
         },
         onStreamMessage: (stream, position, message) => this.streams.accept(stream, position, message),
+        onTopicMessage: (topic, message) => this.topics.deliver(topic, message),
       });
       await this.membership.start();
     } catch (error) {

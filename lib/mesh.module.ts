@@ -21,6 +21,7 @@ import { ConnectionManager } from './connection/connection-manager';
 import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
 import { StreamDelivery } from './recovery/stream-delivery';
+import { TopicListeners } from './delivery/topic-listeners';
 import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
@@ -72,6 +73,7 @@ const MESH_PROVIDERS: Provider[] = [
   RoomManager,
   MessageRouter,
   StreamDelivery,
+  TopicListeners,
   ConnectionManager,
   MeshTransport,
   NodeMembership,

@@ -83,6 +83,12 @@ export class BuiltinCommandTable {
     });
   }
 
+  /** Adds a built-in command of a feature (presence, records...); its owner calls this in its constructor. */
+  add(name: string, command: BuiltinCommand): void {
+    if (this.builtins.has(name)) throw new Error(`Built-in command "${name}" is defined twice`);
+    this.builtins.set(name, command);
+  }
+
   get(command: string): BuiltinCommand | undefined {
     return this.builtins.get(command);
   }

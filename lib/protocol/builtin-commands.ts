@@ -27,6 +27,23 @@ export interface BuiltinCommandNames {
   getConnectionMetadata: string;
   invoke: string;
   invokeResult: string;
+  // presence (docs/presence.md)
+  subscribePresence: string;
+  unsubscribePresence: string;
+  publishPresenceState: string;
+  clearPresenceState: string;
+  getPresenceState: string;
+  presenceUpdate: string;
+  // records and collections (docs/records.md)
+  subscribeRecord: string;
+  unsubscribeRecord: string;
+  publishRecordUpdate: string;
+  transaction: string;
+  recordUpdate: string;
+  recordDeleted: string;
+  subscribeCollection: string;
+  unsubscribeCollection: string;
+  collectionDiff: string;
 }
 
 export function builtinCommandNames(prefix: string = DEFAULT_PREFIX): BuiltinCommandNames {
@@ -47,5 +64,20 @@ export function builtinCommandNames(prefix: string = DEFAULT_PREFIX): BuiltinCom
     getConnectionMetadata: `${p}get-connection-metadata`,
     invoke: `${p}invoke`,
     invokeResult: `${p}invoke-result`,
+    subscribePresence: `${p}subscribe-presence`,
+    unsubscribePresence: `${p}unsubscribe-presence`,
+    publishPresenceState: `${p}publish-presence-state`,
+    clearPresenceState: `${p}clear-presence-state`,
+    getPresenceState: `${p}get-presence-state`,
+    presenceUpdate: `${p}presence-update`,
+    subscribeRecord: `${p}subscribe-record`,
+    unsubscribeRecord: `${p}unsubscribe-record`,
+    publishRecordUpdate: `${p}publish-record-update`,
+    transaction: `${p}transaction`,
+    recordUpdate: `${p}record-update`,
+    recordDeleted: `${p}record-deleted`,
+    subscribeCollection: `${p}subscribe-collection`,
+    unsubscribeCollection: `${p}unsubscribe-collection`,
+    collectionDiff: `${p}collection-diff`,
   };
 }

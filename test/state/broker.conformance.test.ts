@@ -48,6 +48,27 @@ describe.each(IMPLEMENTATIONS)('MeshBroker (%s)', (_name, create) => {
     expect(heard.channel).toEqual([['news', 'one']]);
   });
 
+  it('topics reach a node only while it listens, by kind and name, whatever the name holds', async () => {
+    const { broker } = stores;
+    const odd = 'doc:{x}:topic}:stream';
+    await broker.listenTopic({ kind: 'record', name: odd });
+    await broker.listenTopic({ kind: 'presence', name: 'lobby' });
+    await broker.publishTopic({ kind: 'record', name: odd }, 'r1');
+    await broker.publishTopic({ kind: 'presence', name: 'lobby' }, 'p1');
+    await broker.publishTopic({ kind: 'collection', name: 'lobby' }, 'not-listened');
+    await waitFor(() => (heard.topic?.length ?? 0) === 2, 3000, 'topic messages');
+    expect(heard.topic).toEqual([
+      ['record', odd, 'r1'],
+      ['presence', 'lobby', 'p1'],
+    ]);
+    await broker.unlistenTopic({ kind: 'record', name: odd });
+    await broker.publishTopic({ kind: 'record', name: odd }, 'r2');
+    await broker.publishToAll('marker');
+    await waitFor(() => heard.node.includes('marker'), 3000, 'marker');
+    expect(heard.topic).toHaveLength(2);
+    expect(heard.channel).toEqual([]);
+  });
+
   it('node messages reach the node listening on its id; publishToNode reports receivers', async () => {
     const { broker } = stores;
     expect(await broker.publishToNode('5', 'to-me')).toBe(1);

@@ -27,10 +27,15 @@ export interface NodeStores {
 export interface Heard {
   node: string[];
   channel: Array<[string, string]>;
+  topic?: Array<[string, string, string]>;
 }
 
 export function listenerFor(heard: Heard): BrokerListener {
-  return { onNodeMessage: (m) => heard.node.push(m), onChannelMessage: (c, m) => heard.channel.push([c, m]) };
+  return {
+    onNodeMessage: (m) => heard.node.push(m),
+    onChannelMessage: (c, m) => heard.channel.push([c, m]),
+    onTopicMessage: (t, m) => (heard.topic ??= []).push([t.kind, t.name, m]),
+  };
 }
 
 export async function redisStores(keyPrefix = uniquePrefix()): Promise<NodeStores> {

@@ -2,6 +2,7 @@ import { POSITION_TTL_MS, type RecoverOptions, type StreamPosition } from '../..
 import { streamKey, type StreamRef } from '../../recovery/stream-ref';
 import type { BrokerListener, MeshBroker, StreamEntry, StreamRead } from './mesh-broker';
 import { newEpoch } from '../../recovery/new-epoch';
+import { topicKey, type TopicRef } from './topic-ref';
 
 /** A recoverable stream of one process: the same bounded window and position as in Redis. */
 interface MemoryStream {
@@ -33,6 +34,7 @@ export class MemoryBroker implements MeshBroker {
   private readonly streams = new Map<string, MemoryStream>();
   private readonly listenedStreams = new Set<string>();
   private streamWrites = 0;
+  private readonly listenedTopics = new Set<string>();
   readonly listening = true;
 
   async start(listener: BrokerListener): Promise<void> {
@@ -146,6 +148,18 @@ export class MemoryBroker implements MeshBroker {
 
   async unlistenStream(stream: StreamRef): Promise<void> {
     this.listenedStreams.delete(streamKey(stream));
+  }
+
+  async publishTopic(topic: TopicRef, message: string): Promise<void> {
+    if (this.listenedTopics.has(topicKey(topic))) this.later(() => this.listener?.onTopicMessage?.(topic, message));
+  }
+
+  async listenTopic(topic: TopicRef): Promise<void> {
+    this.listenedTopics.add(topicKey(topic));
+  }
+
+  async unlistenTopic(topic: TopicRef): Promise<void> {
+    this.listenedTopics.delete(topicKey(topic));
   }
 
   private dropExpiredStreams(): void {

@@ -1,5 +1,6 @@
 import type { RecoverOptions, StreamPosition } from '../../recovery/recover-options';
 import type { StreamRef } from '../../recovery/stream-ref';
+import type { TopicRef } from './topic-ref';
 
 /** A message kept in a recoverable stream. */
 export interface StreamEntry {
@@ -26,6 +27,8 @@ export interface BrokerListener {
   onResubscribed?(): void;
   /** A message appended to a recoverable stream this node listens to (`listenStream`), with its position. */
   onStreamMessage?(stream: StreamRef, position: StreamPosition, message: string): void;
+  /** A message on an internal topic this node listens to (`listenTopic`). */
+  onTopicMessage?(topic: TopicRef, message: string): void;
 }
 
 /**
@@ -73,4 +76,10 @@ export interface MeshBroker {
   /** Starts hearing a stream's messages (`onStreamMessage`); resolves once in effect. */
   listenStream(stream: StreamRef): Promise<void>;
   unlistenStream(stream: StreamRef): Promise<void>;
+
+  /** Publishes on an internal topic, to the nodes that listen to it. */
+  publishTopic(topic: TopicRef, message: string): Promise<void>;
+  /** Starts hearing a topic (`onTopicMessage`); resolves once in effect. */
+  listenTopic(topic: TopicRef): Promise<void>;
+  unlistenTopic(topic: TopicRef): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { RedisConnections } from '../redis/redis-connections';
 import { POSITION_TTL_MS, type RecoverOptions, type StreamPosition } from '../../recovery/recover-options';
 import { newEpoch } from '../../recovery/new-epoch';
 import type { StreamRef } from '../../recovery/stream-ref';
+import type { TopicRef } from './topic-ref';
 import type { BrokerListener, MeshBroker, StreamEntry, StreamRead } from './mesh-broker';
 
 
@@ -32,9 +33,12 @@ export class RedisBroker implements MeshBroker {
     const keys = this.redis.keys;
     this.redis.onMessage((channel, message) => {
       if (!this.listener) return;
-      const stream = keys.isInternal(channel) ? keys.streamOfChannel(channel) : undefined;
+      const internal = keys.isInternal(channel);
+      const stream = internal ? keys.streamOfChannel(channel) : undefined;
+      const topic = internal && !stream ? keys.topicOfChannel(channel) : undefined;
       if (stream) this.onStreamMessage(stream, message);
-      else if (keys.isInternal(channel)) this.listener.onNodeMessage(message);
+      else if (topic) this.listener.onTopicMessage?.(topic, message);
+      else if (internal) this.listener.onNodeMessage(message);
       else this.listener.onChannelMessage(channel, message);
     });
     await this.redis.subscribe(keys.broadcastChannel);
@@ -168,5 +172,17 @@ export class RedisBroker implements MeshBroker {
 
   unlistenStream(stream: StreamRef): Promise<void> {
     return this.redis.unsubscribe(this.streamKeys(stream).channel);
+  }
+
+  async publishTopic(topic: TopicRef, message: string): Promise<void> {
+    await this.redis.publish(this.redis.keys.topicChannel(topic), message);
+  }
+
+  listenTopic(topic: TopicRef): Promise<void> {
+    return this.redis.subscribe(this.redis.keys.topicChannel(topic));
+  }
+
+  unlistenTopic(topic: TopicRef): Promise<void> {
+    return this.redis.unsubscribe(this.redis.keys.topicChannel(topic));
   }
 }

@@ -1,5 +1,11 @@
+import type { TopicKind, TopicRef } from '../broker/topic-ref';
+
 /** How every stream channel's name ends (see `streamOfChannel`). */
 const STREAM_CHANNEL_END = '}:stream';
+/** How every topic channel's name ends (see `topicOfChannel`). */
+const TOPIC_CHANNEL_END = '}:topic';
+/** The hash tag each topic kind shares with the keys it is about. */
+const TOPIC_TAGS: Record<TopicKind, string> = { record: 'rec:', presence: 'r:', collection: 'col:' };
 
 /**
  * Where every key and internal channel of a node lives in Redis. Keys are grouped by what a
@@ -107,6 +113,23 @@ export class RedisKeyLayout {
     if (channel.startsWith(channelStart)) return { kind: 'channel', name: channel.slice(channelStart.length, end) };
     const roomStart = `${this.prefix}{r:`;
     if (channel.startsWith(roomStart)) return { kind: 'room', name: channel.slice(roomStart.length, end) };
+    return undefined;
+  }
+
+  // topics
+  /** Channel: an internal topic, in the slot of the keys it is about (a record's, a room's). */
+  topicChannel(topic: TopicRef): string {
+    return `${this.prefix}{${TOPIC_TAGS[topic.kind]}${topic.name}${TOPIC_CHANNEL_END}`;
+  }
+
+  /** The topic a channel carries, if it is a topic channel (no other internal channel ends as they do). */
+  topicOfChannel(channel: string): TopicRef | undefined {
+    if (!channel.endsWith(TOPIC_CHANNEL_END)) return undefined;
+    const end = channel.length - TOPIC_CHANNEL_END.length;
+    for (const kind of Object.keys(TOPIC_TAGS) as TopicKind[]) {
+      const start = `${this.prefix}{${TOPIC_TAGS[kind]}`;
+      if (channel.startsWith(start)) return { kind, name: channel.slice(start.length, end) };
+    }
     return undefined;
   }
 
