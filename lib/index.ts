@@ -43,6 +43,13 @@ export type { ExposeChannelOptions } from './channels/channel-manager';
 export type { ExposeRoomOptions } from './rooms/room-manager';
 export type { RecoverOptions, StreamPosition } from './recovery/recover-options';
 
+// Records and collections (docs/records.md)
+export type { RecordGuard } from './mesh-server';
+export type { WriteRecordOptions, RecordOperation, RecordOperationResult, RecordSnapshot } from './records/record-manager';
+export type { RecordWriteStrategy } from './records/record-value';
+export type { RecordMode } from './records/record-subscriptions';
+export type { CollectionResolver, ExposeCollectionOptions } from './collections/collection-exposures';
+
 // The client registry, for direct use and custom backends
 export type { RegisteredClient, RegisterResult } from './registry/registered-client';
 export type { MeshClientRegistryBackend } from './registry/mesh-client-registry-backend';

@@ -72,6 +72,10 @@ export function resolveMeshOptions(options: MeshModuleOptions = {}): ResolvedMes
   positiveInteger('maxHistoryLimit', resolved.maxHistoryLimit, true);
   positiveInteger('historyTtl', resolved.historyTtl, true);
   positiveInteger('maxClientMetadataBytes', resolved.maxClientMetadataBytes);
+  positiveInteger('maxRecordsPerConnection', resolved.maxRecordsPerConnection);
+  positiveInteger('maxCollectionsPerConnection', resolved.maxCollectionsPerConnection);
+  positiveInteger('maxRecordBytes', resolved.maxRecordBytes);
+  positiveInteger('maxTransactionOperations', resolved.maxTransactionOperations);
   positiveInteger('drainTimeout', resolved.drainTimeout, true);
   positiveInteger('nodeHeartbeatInterval', resolved.nodeHeartbeatInterval);
   positiveInteger('nodeTtl', resolved.nodeTtl);

@@ -18,6 +18,10 @@ import type { SharedState } from './state/shared-state/shared-state';
 import type { MembershipStore } from './state/membership/membership-store';
 import { MeshTransport } from './transport/mesh-transport';
 import { NodeHealth, type MeshHealth } from './cluster/node-health';
+import { RecordManager, type RecordOperation, type RecordOperationResult, type RecordSnapshot, type WriteRecordOptions } from './records/record-manager';
+import { isRecordWriteStrategy } from './records/record-value';
+import { CollectionManager } from './collections/collection-manager';
+import type { CollectionResolver, ExposeCollectionOptions } from './collections/collection-exposures';
 
 export interface BroadcastOptions {
   /** Connections (or ids) that must not receive it. */
@@ -43,6 +47,19 @@ function eventFrame(event: string, payload: unknown): string {
   }
 }
 
+export type RecordGuard = ExposureGuard;
+
+function recordId(id: unknown, method: string): string {
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError(`${method}: the record id must be a non-empty string`);
+  return id;
+}
+
+function writeStrategy(options: WriteRecordOptions | undefined, method: string): WriteRecordOptions['strategy'] {
+  const strategy = options?.strategy ?? 'replace';
+  if (!isRecordWriteStrategy(strategy)) throw new TypeError(`${method}: strategy must be "replace", "merge" or "deepMerge"`);
+  return strategy;
+}
+
 function excludedIds(exclude: BroadcastOptions['exclude']): string[] {
   if (exclude === undefined) return [];
   return (Array.isArray(exclude) ? exclude : [exclude]).map(connectionId);
@@ -65,6 +82,8 @@ export class MeshServer {
     private readonly rooms: RoomManager,
     private readonly transport: MeshTransport,
     private readonly nodeHealth: NodeHealth,
+    private readonly records: RecordManager,
+    private readonly collections: CollectionManager,
   ) {}
 
   /**
@@ -272,5 +291,85 @@ export class MeshServer {
   /** The newest `limit` messages kept for a channel, newest first. */
   getChannelHistory(channel: string, limit = 50): Promise<string[]> {
     return this.channels.history(channel, limit, Infinity);
+  }
+
+  // ---- records and collections ------------------------------------------------------------
+
+  /**
+   * Lets clients subscribe to records matching `pattern` with `<prefix>/subscribe-record` (in
+   * `full` or `patch` mode). First matching pattern wins; a guard that throws or returns anything
+   * but `true` refuses. A record a connection may write (`exposeWritableRecord`) it may read too.
+   */
+  exposeRecord(pattern: string | RegExp, guard?: RecordGuard): void {
+    this.records.expose(pattern, guard);
+  }
+
+  /**
+   * Lets clients write records matching `pattern` with `<prefix>/publish-record-update` and
+   * `<prefix>/transaction` (and read them). Off for every record by default.
+   */
+  exposeWritableRecord(pattern: string | RegExp, guard?: RecordGuard): void {
+    this.records.exposeWritable(pattern, guard);
+  }
+
+  /**
+   * Writes a record (any JSON value) and pushes it to its subscribers on every node; resolves
+   * with its new version (unchanged when the write changed nothing). Writes to one record from
+   * any number of nodes are atomic, and its versions go up by one, never repeated or skipped.
+   */
+  writeRecord(id: string, value: unknown, options?: WriteRecordOptions): Promise<number> {
+    const strategy = writeStrategy(options, 'writeRecord');
+    if (value === undefined) throw new TypeError('writeRecord: the value must be a JSON value (null is one; undefined is not)');
+    return this.records.write(recordId(id, 'writeRecord'), value, strategy);
+  }
+
+  /** Deletes a record; its subscribers get `<prefix>/record-deleted` and are unsubscribed. False if it did not exist. */
+  deleteRecord(id: string): Promise<boolean> {
+    return this.records.delete(recordId(id, 'deleteRecord'));
+  }
+
+  /** A record's value, null if it does not exist. */
+  async getRecord<T = any>(id: string): Promise<T | null> {
+    return (await this.records.get<T>(recordId(id, 'getRecord'))).value;
+  }
+
+  /** A record's value and version (0 when it does not exist). */
+  getRecordWithVersion<T = any>(id: string): Promise<RecordSnapshot<T>> {
+    return this.records.get<T>(recordId(id, 'getRecordWithVersion'));
+  }
+
+  /** Ids of existing records that start with `prefix`, in byte order, at most `limit`. */
+  listRecordIds(prefix = '', limit = 1000): Promise<string[]> {
+    if (typeof prefix !== 'string') throw new TypeError('listRecordIds: the prefix must be a string');
+    if (!Number.isInteger(limit) || limit < 1) throw new TypeError('listRecordIds: limit must be a positive integer');
+    return this.records.listIds(prefix, limit);
+  }
+
+  /**
+   * Applies writes and deletes all or nothing: on standalone Redis and in memory always; on Redis
+   * Cluster per hash slot (ids sharing a hash tag, `doc:{team}:a` and `doc:{team}:b`, share one),
+   * and each result says whether its slot's step succeeded. Several operations on one record
+   * apply in order and commit as one new version.
+   */
+  transaction(operations: RecordOperation[]): Promise<RecordOperationResult[]> {
+    if (!Array.isArray(operations) || operations.length === 0) throw new TypeError('transaction: operations must be a non-empty array');
+    for (const operation of operations) {
+      recordId(operation?.recordId, 'transaction');
+      if (operation.op === 'write') {
+        writeStrategy(operation.options, 'transaction');
+        if (operation.value === undefined) throw new TypeError('transaction: a write needs a value');
+      } else if (operation.op !== 'delete') throw new TypeError('transaction: op must be "write" or "delete"');
+    }
+    return this.records.transaction(operations);
+  }
+
+  /**
+   * Lets clients subscribe to collections matching `pattern` (exact id or RegExp): `resolver`
+   * returns the ids of the records a connection sees in it. When records change, the collection
+   * is resolved again (only for changes to records matching `watch`, when given) and subscribers
+   * get what came in or went out as a diff; members' own updates are pushed to them as well.
+   */
+  exposeCollection(pattern: string | RegExp, resolver: CollectionResolver, options?: ExposeCollectionOptions): void {
+    this.collections.exposures.add(pattern, resolver, options);
   }
 }

@@ -9,6 +9,8 @@ export const MESH_SHARED_STATE = Symbol('MESH_SHARED_STATE');
 export const MESH_MEMBERSHIP_STORE = Symbol('MESH_MEMBERSHIP_STORE');
 /** Claims and outcomes of idempotent commands (`IdempotencyStore`). */
 export const MESH_IDEMPOTENCY_STORE = Symbol('MESH_IDEMPOTENCY_STORE');
+/** The records' store (`RecordStore`): Redis with a `redis` option, memory without. */
+export const MESH_RECORD_STORE = Symbol('MESH_RECORD_STORE');
 export const MESH_COMMAND_METADATA = 'nestjs-mesh:command';
 export const MESH_COMMAND_OPTIONS_METADATA = 'nestjs-mesh:command-options';
 export const MESH_MIDDLEWARE_METADATA = 'nestjs-mesh:middleware';

@@ -9,6 +9,7 @@ import { NodeMembership } from './cluster/node-membership';
 import { MessageRouter } from './delivery/message-router';
 import { StreamDelivery } from './recovery/stream-delivery';
 import { TopicListeners } from './delivery/topic-listeners';
+import { RecordManager } from './records/record-manager';
 import { MeshConfigurationError } from './errors';
 import { MESH_STATE } from './mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from './mesh-options';
@@ -35,6 +36,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly channels: ChannelManager,
     private readonly streams: StreamDelivery,
     private readonly topics: TopicListeners,
+    private readonly records: RecordManager,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly membership: NodeMembership,
     private readonly bus: NodeBus,
@@ -58,6 +60,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
         onResubscribed: () => {
           void this.router.resyncRooms();
           this.streams.resubscribed();
+          this.records.resync().catch((error: Error) => this.logger.warn(`Could not resynchronise record subscribers: ${error.message}`));
         },
         onStreamMessage: (stream, position, message) => this.streams.accept(stream, position, message),
         onTopicMessage: (topic, message) => this.topics.deliver(topic, message),

@@ -22,7 +22,11 @@ import { LocalConnections } from './connection/local-connections';
 import { MessageRouter } from './delivery/message-router';
 import { StreamDelivery } from './recovery/stream-delivery';
 import { TopicListeners } from './delivery/topic-listeners';
-import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
+import { RecordManager } from './records/record-manager';
+import { RecordCommands } from './records/record-commands';
+import { CollectionManager } from './collections/collection-manager';
+import { CollectionCommands } from './collections/collection-commands';
+import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_RECORD_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
@@ -53,6 +57,7 @@ const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_SHARED_STATE, useFactory: (state: MeshState) => state.state, inject: [MESH_STATE] },
   { provide: MESH_MEMBERSHIP_STORE, useFactory: (state: MeshState) => state.membership, inject: [MESH_STATE] },
   { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STATE] },
+  { provide: MESH_RECORD_STORE, useFactory: (state: MeshState) => state.records, inject: [MESH_STATE] },
   { provide: MESH_IDEMPOTENCY_STORE, useFactory: createIdempotencyStore, inject: [MESH_STATE] },
   ConnectionEvents,
   NodeMessageDispatcher,
@@ -74,6 +79,10 @@ const MESH_PROVIDERS: Provider[] = [
   MessageRouter,
   StreamDelivery,
   TopicListeners,
+  RecordManager,
+  RecordCommands,
+  CollectionManager,
+  CollectionCommands,
   ConnectionManager,
   MeshTransport,
   NodeMembership,

@@ -218,6 +218,18 @@ export interface MeshModuleOptions {
    * @default 16384
    */
   maxClientMetadataBytes?: number;
+  /** Records one connection may subscribe to with `<prefix>/subscribe-record`; more get `ELIMIT`. @default 128 */
+  maxRecordsPerConnection?: number;
+  /** Collections one connection may subscribe to with `<prefix>/subscribe-collection`; more get `ELIMIT`. @default 32 */
+  maxCollectionsPerConnection?: number;
+  /**
+   * The largest record (as JSON) a client's write may leave, after merging; a larger one is
+   * refused with `ELIMIT` and nothing is written. Server-side writes are not limited.
+   * @default 65536
+   */
+  maxRecordBytes?: number;
+  /** Most operations in one `<prefix>/transaction` from a client; more are refused with `ETXN`. @default 64 */
+  maxTransactionOperations?: number;
   /**
    * Let clients read other connections' whole metadata (`<prefix>/get-connection-metadata`, and
    * the `present` list of `<prefix>/join-room`). Metadata often holds tokens or e-mail
@@ -259,6 +271,10 @@ export interface ResolvedMeshOptions
       | 'maxNameLength'
       | 'maxHistoryLimit'
       | 'maxClientMetadataBytes'
+      | 'maxRecordsPerConnection'
+      | 'maxCollectionsPerConnection'
+      | 'maxRecordBytes'
+      | 'maxTransactionOperations'
       | 'historyTtl'
       | 'allowClientMetadataWrites'
       | 'allowClientMetadataReads'
@@ -306,6 +322,10 @@ export const MESH_OPTION_DEFAULTS = {
   maxNameLength: 256,
   maxHistoryLimit: 100,
   maxClientMetadataBytes: 16 * 1024,
+  maxRecordsPerConnection: 128,
+  maxCollectionsPerConnection: 32,
+  maxRecordBytes: 64 * 1024,
+  maxTransactionOperations: 64,
   historyTtl: 0,
   allowClientMetadataWrites: false,
   allowClientMetadataReads: false,

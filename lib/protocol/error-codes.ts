@@ -25,6 +25,8 @@ export const ErrorCode = {
   IDEMPOTENCY: 'EIDEMPOTENCY',
   /** The first run of a command with this idempotency key is still going: ask again later. */
   IN_PROGRESS: 'EINPROGRESS',
+  /** A transaction (`<prefix>/transaction`) was malformed or not allowed: nothing of it was written. */
+  TRANSACTION: 'ETXN',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,6 +40,7 @@ export const ErrorName = {
   PROTOCOL: 'ProtocolError',
   LIMIT: 'LimitError',
   IDEMPOTENCY: 'IdempotencyError',
+  TRANSACTION: 'TransactionError',
 } as const;
 
 /** The payload of an error reply (the reference clients resolve with it). */

@@ -10,12 +10,16 @@ import { RedisConnections } from './redis/redis-connections';
 import { MemorySharedState } from './shared-state/memory-shared-state';
 import { RedisSharedState } from './shared-state/redis-shared-state';
 import type { SharedState } from './shared-state/shared-state';
+import { MemoryRecordStore } from './records/memory-record-store';
+import type { RecordStore } from './records/record-store';
+import { RedisRecordStore } from './records/redis-record-store';
 
-/** The three stores of a node, and the Redis connections they share (none in memory mode). */
+/** The stores of a node, and the Redis connections they share (none in memory mode). */
 export interface MeshState {
   broker: MeshBroker;
   state: SharedState;
   membership: MembershipStore;
+  records: RecordStore;
   redis?: RedisConnections;
   /** The command connection, for the client registry (Redis mode only). */
   readonly client?: Redis;
@@ -28,13 +32,15 @@ export interface MeshState {
 /** Redis stores with a `redis` option, memory ones without. */
 export function createMeshState(options: ResolvedMeshOptions): MeshState {
   if (!options.redis) {
-    return { broker: new MemoryBroker(), state: new MemorySharedState(), membership: new MemoryMembershipStore(), connect: async () => undefined, close: async () => undefined };
+    const broker = new MemoryBroker();
+    return { broker, state: new MemorySharedState(), membership: new MemoryMembershipStore(), records: new MemoryRecordStore(broker), connect: async () => undefined, close: async () => undefined };
   }
   const redis = new RedisConnections(options.redis, options.keyPrefix);
   return {
     broker: new RedisBroker(redis),
     state: new RedisSharedState(redis),
     membership: new RedisMembershipStore(redis),
+    records: new RedisRecordStore(redis),
     redis,
     client: redis.commands,
     connect: () => redis.connect(),

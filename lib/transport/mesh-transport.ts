@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import { ChannelManager } from '../channels/channel-manager';
+import { CollectionManager } from '../collections/collection-manager';
+import { RecordManager } from '../records/record-manager';
 import { ClientInvoker } from '../cluster/client-invoker';
 import { CommandDispatcher } from '../commands/command-dispatcher';
 import { Connection } from '../connection/connection';
@@ -15,6 +17,7 @@ import { MessageRouter } from '../delivery/message-router';
 import { MESH_COMMAND_NAMES, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
 import type { AuthenticationResult, ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
+import { ReplyThen } from '../commands/reply-then';
 import { CloseCode, decodeFrame, encodeFrame, ErrorCode, ErrorName, peekFrame, type BuiltinCommandNames, type FrameId } from '../protocol';
 import type { SharedState } from '../state/shared-state/shared-state';
 import type { MembershipStore } from '../state/membership/membership-store';
@@ -129,6 +132,8 @@ export class MeshTransport {
     private readonly local: LocalConnections,
     private readonly dispatcher: CommandDispatcher,
     private readonly channels: ChannelManager,
+    private readonly records: RecordManager,
+    private readonly collections: CollectionManager,
     private readonly events: ConnectionEvents,
     private readonly invoker: ClientInvoker,
     private readonly router: MessageRouter,
@@ -400,9 +405,12 @@ export class MeshTransport {
   }
 
   private reply(connection: Connection, state: SocketState, id: FrameId, command: string, reply: unknown): void {
-    if (reply !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, reply, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
+    const then = reply instanceof ReplyThen ? reply : undefined;
+    const payload = then ? then.payload : reply;
+    if (payload !== NOT_REGISTERED) connection.sendRaw(encodeReply(id, command, payload, this.options.maxBufferedAmount, (problem) => this.replyProblem(command, problem)));
     state.inFlight--;
     this.requests.finish();
+    then?.afterReply();
   }
 
   private replyProblem(command: string, problem: ReplyProblem): void {
@@ -443,7 +451,7 @@ export class MeshTransport {
     this.local.delete(connection);
     this.heartbeat.untrack(state);
     this.router.connectionClosed(connection.id);
-    await this.channels.removeConnection(connection);
+    await Promise.all([this.channels.removeConnection(connection), this.records.removeConnection(connection), this.collections.removeConnection(connection)]);
     if (!(state.registered ? await state.registered : state.ready)) return;
     try {
       await this.events.emitDisconnect(connection);

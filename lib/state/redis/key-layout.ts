@@ -18,6 +18,10 @@ const TOPIC_TAGS: Record<TopicKind, string> = { record: 'rec:', presence: 'r:', 
  * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
  * - `{ik:<digest>}`: one idempotency key's run and its kept reply (see lib/commands/idempotent-runs.ts);
  * - `{cl:<client>}`: a client's registration (owner, epoch, metadata);
+ * - `{rec:<record>}`: a versioned record (a hash: value, version) and its topic; records whose ids
+ *   share their text up to a first `}` share a slot (`doc:{team}:a`, `doc:{team}:b`), so a
+ *   transaction over them is one atomic step on a cluster too;
+ * - `{records}`: the index of existing record ids (written only when a record is created or deleted);
  * - `{ch:<channel>}`: a recoverable channel's stream of recent messages, its position and the
  *   internal channel its messages are published on with their offsets.
  *
@@ -114,6 +118,18 @@ export class RedisKeyLayout {
     const roomStart = `${this.prefix}{r:`;
     if (channel.startsWith(roomStart)) return { kind: 'room', name: channel.slice(roomStart.length, end) };
     return undefined;
+  }
+
+  // {rec:<record>}
+  /** Hash: a record's `value` (JSON) and `version`. */
+  record(recordId: string): string {
+    return `${this.prefix}{rec:${recordId}}`;
+  }
+
+  // {records}
+  /** Sorted set (all scores 0, so in byte order): the ids of the records that exist. */
+  get recordIndex(): string {
+    return `${this.prefix}{records}:ids`;
   }
 
   // topics

@@ -13,6 +13,7 @@ export type LuaScriptName =
   | 'push-history'
   | 'stream-append'
   | 'stream-read'
+  | 'record-commit'
   | 'registry-register'
   | 'registry-unregister'
   | 'registry-update'
@@ -29,7 +30,8 @@ export type LuaScriptName =
   | 'resign';
 
 interface LuaScript {
-  keys: number;
+  /** How many keys it takes; undefined for a script that takes any number (`--! keys: *`). */
+  keys?: number;
   source: string;
   sha1: string;
 }
@@ -44,9 +46,9 @@ function script(name: LuaScriptName): LuaScript {
   let found = loaded.get(name);
   if (!found) {
     const source = readFileSync(join(__dirname, 'lua', `${name}.lua`), 'utf8');
-    const header = /^--! keys: (\d+)/.exec(source);
-    if (!header) throw new Error(`lua/${name}.lua does not start with "--! keys: <n>"`);
-    found = { keys: Number(header[1]), source, sha1: createHash('sha1').update(source).digest('hex') };
+    const header = /^--! keys: (\d+|\*)/.exec(source);
+    if (!header) throw new Error(`lua/${name}.lua does not start with "--! keys: <n>" (or "*")`);
+    found = { keys: header[1] === '*' ? undefined : Number(header[1]), source, sha1: createHash('sha1').update(source).digest('hex') };
     loaded.set(name, found);
   }
   return found;
@@ -69,12 +71,12 @@ export class LuaScripts {
 
   async run<T>(name: LuaScriptName, keys: readonly string[], args: ReadonlyArray<string | number> = []): Promise<T> {
     const { keys: declared, source, sha1 } = script(name);
-    if (keys.length !== declared) throw new Error(`Script ${name} takes ${declared} keys, got ${keys.length}`);
+    if (declared !== undefined && keys.length !== declared) throw new Error(`Script ${name} takes ${declared} keys, got ${keys.length}`);
     try {
-      return (await this.redis.evalsha(sha1, declared, ...keys, ...args)) as T;
+      return (await this.redis.evalsha(sha1, keys.length, ...keys, ...args)) as T;
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return (await this.redis.eval(source, declared, ...keys, ...args)) as T;
+      return (await this.redis.eval(source, keys.length, ...keys, ...args)) as T;
     }
   }
 }

@@ -1,0 +1,28 @@
+--! keys: *
+-- Compare-and-set over the records of one commit (one slot): every record must be at its
+-- expected version, then each is written or deleted and its change published on its topic, in
+-- one step, so a record's updates are published in version order whichever node wrote them.
+-- KEYS: the records' hashes (value, version), then the id index (a sorted set) if ARGV[2] == '1'
+-- ARGV: publish command (PUBLISH or SPUBLISH), index flag, record count,
+--       then per record: expected version, op ('w' or 'd'), id, value (JSON, '' for a delete), topic channel, message
+local n = tonumber(ARGV[3])
+local index = ARGV[2] == '1' and KEYS[n + 1] or nil
+for i = 1, n do
+  local at = 4 + (i - 1) * 6
+  local version = redis.call('HGET', KEYS[i], 'version') or '0'
+  if version ~= ARGV[at] then
+    return { 0, i, version, redis.call('HGET', KEYS[i], 'value') }
+  end
+end
+for i = 1, n do
+  local at = 4 + (i - 1) * 6
+  if ARGV[at + 1] == 'w' then
+    redis.call('HSET', KEYS[i], 'value', ARGV[at + 3], 'version', tonumber(ARGV[at]) + 1)
+    if index and ARGV[at] == '0' then redis.call('ZADD', index, 0, ARGV[at + 2]) end
+  else
+    redis.call('DEL', KEYS[i])
+    if index then redis.call('ZREM', index, ARGV[at + 2]) end
+  end
+  redis.call(ARGV[1], ARGV[at + 4], ARGV[at + 5])
+end
+return { 1 }
