@@ -120,8 +120,8 @@ export class MeshListenerError extends MeshClientError {
  */
 export class MeshResubscribeError extends MeshClientError {
   constructor(
-    readonly kind: 'channel' | 'room',
-    /** The channel or room name. */
+    readonly kind: 'channel' | 'room' | 'record' | 'collection',
+    /** The channel, room, record or collection name. */
     readonly target: string,
   ) {
     super(`After reconnecting, the server refused ${kind} "${target}"; it was dropped`, MeshClientErrorCode.RESUBSCRIBE, 'ResubscribeError');

@@ -23,6 +23,17 @@ export {
 } from './types';
 export type { MeshEvent, MeshEventListener } from './events';
 export type { ChannelCallback } from './channel-subscriptions';
+export type {
+  RecordMode,
+  RecordUpdate,
+  RecordCallback,
+  RecordSubscribeResult,
+  CollectionMember,
+  CollectionDiff,
+  CollectionSubscribeResult,
+  RecordOperation,
+  TransactionResult,
+} from './live-records';
 export {
   MeshClientError,
   MeshClientErrorCode,

@@ -28,6 +28,16 @@ import {
 import { MeshEventEmitter, type MeshEventListener } from './events';
 import { idempotencyKeyOf } from './idempotency-key';
 import { IdAllocator } from './ids';
+import {
+  LiveRecords,
+  type CollectionDiff,
+  type CollectionSubscribeResult,
+  type RecordCallback,
+  type RecordMode,
+  type RecordOperation,
+  type RecordSubscribeResult,
+  type TransactionResult,
+} from './live-records';
 import { InvokeHandlers } from './invoke-handlers';
 import { PingWatchdog } from './ping-watchdog';
 import { readPosition, StreamPositions, type StreamPosition } from './stream-positions';
@@ -99,6 +109,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** The id of the connection before the current one: a recoverable room does not replay what excluded it. */
   private previousConnectionId?: string;
   private readonly invokeHandlers: InvokeHandlers;
+  private readonly live: LiveRecords;
   private transport?: Transport;
   private connection: TransportConnection | null = null;
   private socketOpened = false;
@@ -118,6 +129,11 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
     this.names = builtinCommandNames(this.options.prefix);
+    this.live = new LiveRecords(this.names, {
+      request: (command, payload, first) => this.builtin(command, payload, first),
+      reportError: (error) => this.events.emit('error', error as MeshClientError),
+      reportCallbackError: (target, error) => this.reportListenerError(target, error),
+    });
     this.invokeHandlers = new InvokeHandlers(this.options.invokeMemorySize, this.options.invokeMemoryMs);
     this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
     if (this.options.syncCommands && !nodeRuntime) {
@@ -270,6 +286,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
     this.socketOpened = true;
     this.watchdog.start();
     this.restoreSubscriptionsSync(timeoutMs);
+    // Records and collections are renewed through the worker's queue, sent with the commands that waited.
+    for (const renewal of this.live.restore()) renewal.catch((error: unknown) => this.events.emit('error', error as MeshClientError));
     this.events.emit('connect', { connectionId });
     this.events.emit('reconnect', { connectionId });
     this.flushQueue(); // commands with a key that were in flight on the old socket
@@ -370,6 +388,50 @@ export class MeshClient<TCommands extends CommandMap = any> {
   async setConnectionMetadata(metadata: unknown, options: { strategy?: MetadataStrategy } = {}): Promise<boolean> {
     const payload = options.strategy ? { metadata, options: { strategy: options.strategy } } : { metadata };
     return (await this.builtin<{ success: boolean }>(this.names.setMyConnectionMetadata, payload)).success;
+  }
+
+  // --- records and collections ---
+
+  /**
+   * Subscribes to a record: `callback` gets its value now, then each new version, in order
+   * (`mode: 'patch'` receives JSON Patches and applies them here; the callback sees the value and
+   * the patch). A missed version is healed by subscribing again. A delete ends the subscription
+   * (`deleted: true`). The subscription is renewed after every reconnect.
+   */
+  subscribeRecord<T = unknown>(recordId: string, callback: RecordCallback<T>, options: { mode?: RecordMode } = {}): Promise<RecordSubscribeResult<T>> {
+    return this.live.subscribe(recordId, callback, options.mode ?? 'full');
+  }
+
+  /** Stops a record subscription; true if the server had it. */
+  unsubscribeRecord(recordId: string): Promise<boolean> {
+    return this.live.unsubscribe(recordId);
+  }
+
+  /**
+   * Writes a record the server exposes as writable; resolves with its new version. A refusal
+   * (not writable, too large) rejects with `MeshCommandError`.
+   */
+  async writeRecord(recordId: string, value: unknown, options: { strategy?: MetadataStrategy } = {}): Promise<number> {
+    const payload = options.strategy ? { recordId, newValue: value, options: { strategy: options.strategy } } : { recordId, newValue: value };
+    return (await this.builtin<{ version: number }>(this.names.publishRecordUpdate, payload)).version;
+  }
+
+  /** Writes and deletes records all or nothing (see the server's docs/records.md for Redis Cluster); rejects with `MeshCommandError` (`ETXN`) when refused. */
+  transaction(operations: RecordOperation[]): Promise<TransactionResult> {
+    return this.builtin<TransactionResult>(this.names.transaction, { operations });
+  }
+
+  /**
+   * Subscribes to a collection: `onDiff` gets every member first (`reset: true`), then what comes
+   * in and goes out (`added`, `removed`) and members' new values (`changed`). A missed version
+   * resets it again. Renewed after every reconnect (as a reset).
+   */
+  subscribeCollection(collectionId: string, options: { onDiff: (diff: CollectionDiff) => void }): Promise<CollectionSubscribeResult> {
+    return this.live.subscribeCollection(collectionId, options.onDiff);
+  }
+
+  unsubscribeCollection(collectionId: string): Promise<boolean> {
+    return this.live.unsubscribeCollection(collectionId);
   }
 
   /**
@@ -653,6 +715,12 @@ export class MeshClient<TCommands extends CommandMap = any> {
       case HeartbeatCommand.LATENCY_REQUEST:
         this.sendFrame({ id: this.nextId(), command: HeartbeatCommand.LATENCY_RESPONSE, payload });
         return;
+      case this.names.recordUpdate:
+        return this.live.onUpdate(payload);
+      case this.names.recordDeleted:
+        return this.live.onDeleted(payload);
+      case this.names.collectionDiff:
+        return this.live.onDiff(payload);
       case this.names.subscriptionMessage: {
         const { channel, message } = (payload ?? {}) as { channel?: unknown; message?: unknown };
         if (typeof channel !== 'string') return;
@@ -707,6 +775,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
         this.positions.delete(`c:${entry.channel}`);
         throw new MeshResubscribeError('channel', entry.channel);
       }),
+      ...this.live.restore(),
     ];
     for (const outcome of await Promise.allSettled(renewals)) {
       if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
