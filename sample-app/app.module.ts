@@ -5,6 +5,7 @@ import { ChatController } from './chat.controller';
 import { Counters } from './counters';
 import { redisOptionOf, type SampleConfig } from './config';
 import { DemoController } from './demo.controller';
+import { Documents } from './documents';
 import { HealthController } from './health.controller';
 import { SessionModule } from './session.module';
 import { Sessions, type UserMetadata } from './sessions';
@@ -49,7 +50,7 @@ export class AppModule {
         }),
       ],
       controllers: [ChatController, HealthController, DemoController],
-      providers: [AuthenticatedGuard, { provide: Counters, useFactory: () => Counters.forConfig(config) }],
+      providers: [AuthenticatedGuard, Documents, { provide: Counters, useFactory: () => Counters.forConfig(config) }],
     };
   }
 }

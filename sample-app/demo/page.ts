@@ -2,7 +2,7 @@
  * The demo page's script, bundled for the browser at build time (scripts/build-assets.js) and
  * served by the sample app at `/demo.js`. Plain DOM code: what a front end does with the client.
  */
-import { MeshClient, isErrorPayload, type ErrorPayload } from '../../client';
+import { MeshClient, isErrorPayload, type CollectionDiff, type ErrorPayload, type RecordUpdate } from '../../client';
 
 interface Session {
   userId: string;
@@ -16,6 +16,14 @@ interface ChatMessage {
 
 const SESSION_KEY = 'nestjs-mesh-demo-session';
 const ROOM = 'lobby';
+const DOCUMENT = 'doc:welcome';
+/** Typing is sent this long after the last key, not on every key. */
+const WRITE_DELAY_MS = 150;
+
+interface SharedDocument {
+  text: string;
+  by: string;
+}
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -23,6 +31,8 @@ let client: MeshClient;
 let session: Session | null = readSession();
 let inRoom = false;
 let channel: string | null = null;
+let writeTimer: ReturnType<typeof setTimeout> | undefined;
+const documents = new Set<string>();
 
 function readSession(): Session | null {
   try {
@@ -149,10 +159,44 @@ async function send(text: string): Promise<void> {
   byId('chat-error').textContent = isErrorPayload(reply) ? describeError(reply) : '';
 }
 
+/** A new version of the shared document, from any page: shown unless this page is typing (its own write comes next). */
+function showDocument(update: RecordUpdate<SharedDocument>): void {
+  byId('doc-version').textContent = String(update.version);
+  byId('doc-author').textContent = update.value?.by ?? '–';
+  const area = byId<HTMLTextAreaElement>('doc-text');
+  if (writeTimer === undefined) area.value = update.value?.text ?? '';
+}
+
+function showDocuments(diff: CollectionDiff): void {
+  if (diff.reset) documents.clear();
+  for (const { id } of diff.added) documents.add(id);
+  for (const { id } of diff.removed) documents.delete(id);
+  byId('doc-list').textContent = [...documents].sort().join(', ') || '–';
+}
+
+async function followDocuments(): Promise<void> {
+  await client.subscribeRecord<SharedDocument>(DOCUMENT, showDocument, { mode: 'patch' });
+  await client.subscribeCollection('docs', { onDiff: showDocuments });
+}
+
+/** Sends the text once typing pauses; a refusal (not signed in) is shown. */
+function scheduleWrite(): void {
+  clearTimeout(writeTimer);
+  writeTimer = setTimeout(() => {
+    const text = byId<HTMLTextAreaElement>('doc-text').value;
+    client
+      .writeRecord(DOCUMENT, { text, by: session?.userId ?? '?' })
+      .then(() => (byId('doc-error').textContent = ''))
+      .catch((error: Error) => (byId('doc-error').textContent = error.message))
+      .finally(() => (writeTimer = undefined));
+  }, WRITE_DELAY_MS);
+}
+
 function showIdentity(): void {
   byId('identity').textContent = session ? `Signed in as ${session.userId} (your client id).` : 'Anonymous (your client id is your connection id).';
   byId('logout').hidden = !session;
   byId<HTMLInputElement>('message').placeholder = session ? 'Write a message' : 'Sign in to write';
+  byId<HTMLTextAreaElement>('doc-text').readOnly = !session;
 }
 
 /** A client for the current session; a new session means a new connection (the token is in the URL). */
@@ -178,6 +222,7 @@ async function connect(): Promise<void> {
   });
   showIdentity();
   await client.connect();
+  await followDocuments();
   if (inRoom) await joinRoom();
   const wanted = channel;
   channel = null;
@@ -213,6 +258,7 @@ document.addEventListener('DOMContentLoaded', () => {
   byId('subscribe').addEventListener('click', () => void subscribe());
   byId('refresh-clients').addEventListener('click', () => void refreshClients());
   byId('increment').addEventListener('click', () => void increment().catch((error: Error) => (byId('counter').textContent = error.message)));
+  byId('doc-text').addEventListener('input', scheduleWrite);
   byId('chat-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const input = byId<HTMLInputElement>('message');

@@ -65,7 +65,7 @@ describe('the demo page, two nodes, two browser pages', () => {
     expect(await response.text()).toContain('<script src="/demo.js" defer></script>');
   });
 
-  it('chats, joins, invokes across nodes, and survives a node restart', async () => {
+  it('chats, joins, invokes across nodes, edits a shared document, and survives a node restart', async () => {
     await step('connect', async () => {
       await alice.goto(`http://127.0.0.1:${nodeA.port}/`);
       await bob.goto(`http://127.0.0.1:${nodeB.port}/`);
@@ -114,6 +114,13 @@ describe('the demo page, two nodes, two browser pages', () => {
       expect(await bob.textContent('#invoke-result')).toMatch(/^ECLIENT(NOTFOUND|DISCONNECTED) \(Client(NotFound|Disconnected)Error\): /);
     });
 
+    await step('document', async () => {
+      await alice.fill('#doc-text', 'hello from alice');
+      await bob.waitForFunction(() => (document.getElementById('doc-text') as HTMLTextAreaElement).value === 'hello from alice', undefined, { timeout: 5000 });
+      expect(await bob.textContent('#doc-author')).toBe('alice');
+      await bob.waitForFunction(() => document.getElementById('doc-list')?.textContent?.includes('doc:welcome'));
+    });
+
     await step('restart', async () => {
       const port = nodeB.port;
       await nodeB.stop('SIGKILL');
@@ -124,6 +131,9 @@ describe('the demo page, two nodes, two browser pages', () => {
       await alice.fill('#message', 'after the restart');
       await alice.click('#send');
       await bob.waitForFunction(() => document.getElementById('messages')?.textContent?.includes('alice: after the restart'), undefined, { timeout: 10_000 });
+      // The document subscription was renewed too: bob's edit reaches alice.
+      await bob.fill('#doc-text', 'bob, after the restart');
+      await alice.waitForFunction(() => (document.getElementById('doc-text') as HTMLTextAreaElement).value === 'bob, after the restart', undefined, { timeout: 10_000 });
       mkdirSync(ARTIFACTS, { recursive: true });
       await bob.screenshot({ path: join(ARTIFACTS, 'demo-after-restart-bob.png'), fullPage: true });
     });

@@ -248,6 +248,26 @@ describe.each([
     }
   });
 
+  it('documents: anyone reads doc:*, signed-in users write them, the docs collection lists those that exist', async () => {
+    const name = `doc:t${Date.now()}`;
+    const seen: unknown[] = [];
+    expect(await client.subscribeRecord(name, (u) => void seen.push(u.value), { mode: 'patch' })).toEqual({ success: true, record: null, version: 0 });
+    await expect(client.writeRecord(name, { text: 'anonymous' })).rejects.toMatchObject({ code: 'EFORBIDDEN' });
+    const ada = await connectAs(sample, 'ada');
+    try {
+      const listed: string[][] = [];
+      await ada.subscribeCollection('docs', { onDiff: (d) => void listed.push(d.added.map((m) => m.id)) });
+      expect(await ada.writeRecord(name, { text: 'hello', by: 'ada' })).toBe(1);
+      await waitFor(() => seen.length === 2 && listed.some((ids) => ids.includes(name)), 5000, 'the write and the collection diff');
+      expect(seen[1]).toEqual({ text: 'hello', by: 'ada' });
+      await expect(ada.writeRecord('doc:Not A Name', 1)).rejects.toMatchObject({ code: 'EFORBIDDEN' });
+      await expect(ada.writeRecord(name, 'x'.repeat(70 * 1024))).rejects.toMatchObject({ code: 'ELIMIT' });
+      expect(await sample.app.get(MeshServer).getRecord(name)).toEqual({ text: 'hello', by: 'ada' });
+    } finally {
+      await ada.close();
+    }
+  });
+
   it('stats reports the node and the connection', async () => {
     expect(await client.command('stats')).toEqual({ nodeId: expect.any(String), connectionId: client.connectionId, latency: expect.any(Number), localConnections: expect.any(Number) });
   });
