@@ -1,9 +1,9 @@
 import { RawClient } from '../support/raw-client';
-import { startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
+import { adminRedis, killSubscriptions, onCluster, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 /** Two nodes on one store; records `doc:*` readable by all, `note:*` writable by all. */
-async function twoNodes(): Promise<[TestApp, TestApp]> {
-  const keyPrefix = uniquePrefix();
+async function twoNodes(keyPrefix = uniquePrefix()): Promise<[TestApp, TestApp]> {
   const nodes = await Promise.all([startApp({ mesh: { keyPrefix, prefix: 'rt' } }), startApp({ mesh: { keyPrefix, prefix: 'rt', maxRecordBytes: 2000 } })]);
   for (const t of nodes) {
     t.mesh.exposeRecord(/^doc:/);
@@ -17,6 +17,7 @@ const updates = (client: RawClient, recordId: string) => client.frames.filter((f
 describe('records on the wire, across two nodes', () => {
   let a: TestApp;
   let b: TestApp;
+  let keyPrefix: string;
   const clients: RawClient[] = [];
   const connect = async (t: TestApp) => {
     const client = await RawClient.connect(t.url, { prefix: 'rt' });
@@ -25,7 +26,8 @@ describe('records on the wire, across two nodes', () => {
   };
 
   beforeEach(async () => {
-    [a, b] = await twoNodes();
+    keyPrefix = uniquePrefix();
+    [a, b] = await twoNodes(keyPrefix);
   });
 
   afterEach(async () => {
@@ -178,6 +180,54 @@ describe('records on the wire, across two nodes', () => {
     }
     const tooMany = Array.from({ length: 65 }, (_, i) => ({ op: 'delete', recordId: `note:${i}` }));
     expect(await client.command('rt/transaction', { operations: tooMany })).toMatchObject({ code: 'ETXN' });
+  });
+
+  it('a transaction is one atomic step per slot: everywhere on one Redis; on a cluster, records sharing a hash tag', async () => {
+    const client = await connect(b); // node b: maxRecordBytes 2000
+    const big = 'x'.repeat(3000);
+    const reply = await client.command('rt/transaction', {
+      operations: [
+        { op: 'write', recordId: 'note:{team}:a', value: 'fits' },
+        { op: 'write', recordId: 'note:{team}:b', value: big },
+        { op: 'write', recordId: 'note:elsewhere', value: 'fits' },
+      ],
+    });
+    const written = async (id: string) => (await a.mesh.getRecordWithVersion(id)).version;
+    if (!onCluster()) {
+      expect(reply).toMatchObject({ code: 'ELIMIT', name: 'TransactionError' });
+      expect(reply.error).toContain('nothing was written');
+      expect([await written('note:{team}:a'), await written('note:{team}:b'), await written('note:elsewhere')]).toEqual([0, 0, 0]);
+      return;
+    }
+    // The two {team} records share a slot: refused together. The third is another slot's step.
+    expect(reply.results.map((r: any) => [r.recordId, r.success])).toEqual([
+      ['note:{team}:a', false],
+      ['note:{team}:b', false],
+      ['note:elsewhere', true],
+    ]);
+    expect(reply.results[0].error).toContain('maxRecordBytes');
+    expect([await written('note:{team}:a'), await written('note:{team}:b'), await written('note:elsewhere')]).toEqual([0, 0, 1]);
+  });
+
+  it('after the subscription connection to Redis dropped (updates may have been lost), subscribers whose record moved on get it in full', async () => {
+    const full = await connect(b);
+    const patch = await connect(b);
+    await a.mesh.writeRecord('doc:lost', { v: 1 });
+    await full.command('rt/subscribe-record', { recordId: 'doc:lost', mode: 'full' });
+    await patch.command('rt/subscribe-record', { recordId: 'doc:lost', mode: 'patch' });
+    const admin = adminRedis();
+    try {
+      // A version no publish announced: only a read after the drop can find it.
+      await admin.hset(new RedisKeyLayout(keyPrefix).record('doc:lost'), 'value', '{"v":7}', 'version', 7);
+      expect(await killSubscriptions(admin)).toBeGreaterThan(0);
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(() => updates(full, 'doc:lost').length === 1 && updates(patch, 'doc:lost').length === 1, 10_000, 'the resync after the drop');
+    for (const client of [full, patch]) expect(updates(client, 'doc:lost')).toEqual([{ recordId: 'doc:lost', full: { v: 7 }, version: 7 }]);
+    await a.mesh.writeRecord('doc:lost', { v: 8 });
+    await waitFor(() => updates(patch, 'doc:lost').length === 2, 5000, 'live again');
+    expect(updates(patch, 'doc:lost')[1]).toEqual({ recordId: 'doc:lost', patch: [{ op: 'replace', path: '/v', value: 8 }], version: 8 });
   });
 
   it('collections: members with their records, diffs as records come and go, members\' updates pushed', async () => {

@@ -50,6 +50,12 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
   return found.flat();
 }
 
+/** `CLIENT KILL TYPE pubsub` on every master: every node's subscription connection drops (and ioredis reconnects it). */
+export async function killSubscriptions(redis: Redis): Promise<number> {
+  const killed = await Promise.all(masters(redis).map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
+  return killed.reduce<number>((sum, n) => sum + Number(n), 0);
+}
+
 function masters(redis: Redis): Redis[] {
   const client = redis as Redis | Cluster;
   return client instanceof Cluster ? client.nodes('master') : [client];
