@@ -94,17 +94,19 @@ export class CollectionManager {
   async subscribe(connection: Connection, collectionId: unknown): Promise<CollectionSubscribeReply | ErrorPayload | ReplyThen> {
     const refused: CollectionSubscribeReply = { success: false, ids: [], records: [], version: 0 };
     if (typeof collectionId !== 'string' || collectionId.length === 0 || collectionId.length > this.options.maxNameLength) return refused;
-    if (!connection.isOpen || !(await this.exposures.allows(connection, collectionId))) return refused;
+    if (!(await this.exposures.allows(connection, collectionId))) return refused;
+    // Closed while its guard ran: its cleanup is done, so nothing may be added for it now.
+    if (!connection.isOpen) return refused;
     const mine = this.byConnection.get(connection);
     if (!mine?.has(collectionId) && (mine?.size ?? 0) >= this.options.maxCollectionsPerConnection) {
       const error = new MeshLimitError(`This connection is subscribed to ${this.options.maxCollectionsPerConnection} collections, the most allowed (maxCollectionsPerConnection)`);
       return { error: error.message, code: error.code, name: error.name };
     }
-    this.remove(connection, collectionId);
+    const replaced = this.remove(connection, collectionId) ?? [];
     const subscription: CollectionSubscription = { connection, collectionId, ids: [], versions: new Map(), version: 1, held: [] };
     this.add(subscription);
     try {
-      await this.topics.sync(CHANGES);
+      await Promise.all([this.topics.sync(CHANGES), ...replaced.map((recordId) => this.records.syncTopic(recordId))]);
       const ids = await this.resolve(connection, collectionId);
       const records = await this.join(subscription, ids);
       const reply: CollectionSubscribeReply = { success: true, ids, records: ids.map((id, i) => ({ id, record: records[i] })), version: subscription.version };

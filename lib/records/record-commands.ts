@@ -44,7 +44,8 @@ export class RecordCommands {
     const recordId = field(payload, 'recordId');
     const mode = field(payload, 'mode') ?? 'full';
     if (mode !== 'full' && mode !== 'patch') return invalid('mode must be "full" or "patch"');
-    if (!connection.isOpen || !(await this.records.mayRead(connection, recordId))) return { success: false, record: null, version: 0 };
+    const refused = { success: false, record: null, version: 0 };
+    if (!(await this.records.mayRead(connection, recordId))) return refused;
     const id = recordId as string;
     let subscribed;
     try {
@@ -53,6 +54,7 @@ export class RecordCommands {
       if (error instanceof MeshLimitError) return toErrorPayload(error, false);
       throw error;
     }
+    if (!subscribed) return refused;
     const { subscription, record } = subscribed;
     const reply = { success: true, record: record.value, version: record.version };
     const tooLarge = tooLargeToReply(reply, this.options.maxBufferedAmount);

@@ -23,7 +23,7 @@ export interface WriteRecordOptions {
 /** One operation of a transaction. */
 export type RecordOperation = { op: 'write'; recordId: string; value: unknown; options?: WriteRecordOptions } | { op: 'delete'; recordId: string };
 
-/** What each operation of a transaction did: the record's version after it (0 after a delete). */
+/** What each operation of a transaction did: the record's version after the transaction (a delete takes a version too). */
 export interface RecordOperationResult {
   op: 'write' | 'delete';
   recordId: string;
@@ -145,7 +145,7 @@ export class RecordManager {
         if (!computed) return current.version;
         if (Buffer.byteLength(computed.json) > maxBytes) throw new MeshLimitError(`Record "${recordId.slice(0, 100)}" would be over ${maxBytes} bytes (maxRecordBytes)`);
         const version = current.version + 1;
-        const change: RecordChange = { id: recordId, op: 'write', expected: current.version, json: computed.json, message: encodeRecordWrite(version, computed.json, JSON.stringify(computed.patch)) };
+        const change: RecordChange = { id: recordId, op: 'write', expected: current.version, json: computed.json, creates: current.json === null, message: encodeRecordWrite(version, computed.json, JSON.stringify(computed.patch)) };
         const outcome = await this.store.commit([change]);
         if (outcome.committed) {
           this.committed([recordId]);
@@ -157,13 +157,16 @@ export class RecordManager {
     });
   }
 
-  /** Deletes a record (its subscribers are told and dropped); false if it did not exist. */
+  /**
+   * Deletes a record (its subscribers are told and dropped); false if it did not exist. The
+   * delete takes the next version, and a later write the one after: versions never repeat.
+   */
   delete(recordId: string): Promise<boolean> {
     return this.queued(recordId, async () => {
       let current = await this.store.get(recordId);
       for (let attempt = 1; ; attempt++) {
-        if (current.version === 0) return false;
-        const outcome = await this.store.commit([{ id: recordId, op: 'delete', expected: current.version, message: encodeRecordDelete(current.version) }]);
+        if (current.json === null) return false;
+        const outcome = await this.store.commit([{ id: recordId, op: 'delete', expected: current.version, message: encodeRecordDelete(current.version + 1) }]);
         if (outcome.committed) {
           this.committed([recordId]);
           return true;
@@ -206,7 +209,7 @@ export class RecordManager {
   /**
    * One slot's operations as one compare-and-set: each record's operations are folded in order
    * from its stored value, and the record commits once, from where it was to where it ends.
-   * Resolves with each operation's record version after the commit (0 for a deleted record).
+   * Resolves with each operation's record version after the commit (a delete takes one too).
    */
   private async commitGroup(operations: readonly RecordOperation[], maxBytes: number): Promise<number[]> {
     const ids = [...new Set(operations.map((operation) => operation.recordId))];
@@ -230,20 +233,21 @@ export class RecordManager {
         const before = stored[i];
         const after = end.get(id) ?? null;
         if (after === null) {
-          finalVersion.set(id, 0);
-          if (before.version > 0) changes.push({ id, op: 'delete', expected: before.version, message: encodeRecordDelete(before.version) });
+          if (before.json === null) return void finalVersion.set(id, before.version);
+          finalVersion.set(id, before.version + 1);
+          changes.push({ id, op: 'delete', expected: before.version, message: encodeRecordDelete(before.version + 1) });
           return;
         }
         const computed = computeWrite(before.json, JSON.parse(after), 'replace');
         if (!computed) return void finalVersion.set(id, before.version);
         const version = before.version + 1;
         finalVersion.set(id, version);
-        changes.push({ id, op: 'write', expected: before.version, json: computed.json, message: encodeRecordWrite(version, computed.json, JSON.stringify(computed.patch)) });
+        changes.push({ id, op: 'write', expected: before.version, json: computed.json, creates: before.json === null, message: encodeRecordWrite(version, computed.json, JSON.stringify(computed.patch)) });
       });
       const outcome = changes.length === 0 ? ({ committed: true } as const) : await this.store.commit(changes);
       if (outcome.committed) {
         if (changes.length) this.committed(changes.map((change) => change.id));
-        return operations.map((operation) => finalVersion.get(operation.recordId) ?? 0);
+        return operations.map((operation) => finalVersion.get(operation.recordId)!);
       }
       if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Records changed ${attempt} times while a transaction was being applied; gave up`);
     }
@@ -272,12 +276,15 @@ export class RecordManager {
   /**
    * Subscribes a connection: listens to the record's topic first, then reads it, so no version
    * after the one read is missed; updates heard meanwhile are held and sent after the reply
-   * (`release`). Throws `MeshLimitError` past `maxRecordsPerConnection`.
+   * (`release`). Throws `MeshLimitError` past `maxRecordsPerConnection`; undefined when the
+   * connection closed meanwhile.
    */
-  async subscribe(connection: Connection, recordId: string, mode: RecordMode): Promise<{ subscription: RecordSubscription; record: RecordSnapshot }> {
+  async subscribe(connection: Connection, recordId: string, mode: RecordMode): Promise<{ subscription: RecordSubscription; record: RecordSnapshot } | undefined> {
     if (!this.subscriptions.get(connection, recordId) && this.subscriptions.countOf(connection) >= this.options.maxRecordsPerConnection) {
       throw new MeshLimitError(`This connection is subscribed to ${this.options.maxRecordsPerConnection} records, the most allowed (maxRecordsPerConnection)`);
     }
+    // Closed while its guard ran: its cleanup is done, so nothing may be added for it now.
+    if (!connection.isOpen) return undefined;
     const subscription = this.subscriptions.add(connection, recordId, mode);
     try {
       await this.syncTopic(recordId);
@@ -294,6 +301,8 @@ export class RecordManager {
   release(connection: Connection, recordId: string, subscription: RecordSubscription): void {
     const held = subscription.held ?? [];
     subscription.held = undefined;
+    // Replaced by a newer subscribe, or unsubscribed, while its reply was on the way: nothing to send.
+    if (this.subscriptions.get(connection, recordId) !== subscription) return;
     for (const message of held) this.sendTo(connection, recordId, subscription, message, this.frames.of(recordId, message, subscription.mode));
   }
 
@@ -308,7 +317,7 @@ export class RecordManager {
   }
 
   private sendTo(connection: Connection, recordId: string, subscription: RecordSubscription, message: RecordMessage, frame: string | PreparedFrame): void {
-    if (message.version <= subscription.version && !message.deleted) return;
+    if (message.version <= subscription.version) return;
     subscription.version = message.version;
     connection.sendRaw(frame);
     if (message.deleted) this.subscriptions.remove(connection, recordId, subscription);
@@ -349,7 +358,7 @@ export class RecordManager {
       for (const [connection, subscription] of [...(this.subscriptions.of(recordId) ?? [])]) {
         if (subscription.held || record.version === subscription.version) continue;
         if (record.json === null) {
-          this.sendTo(connection, recordId, subscription, { version: subscription.version, deleted: true }, this.frames.deleted(recordId, subscription.version));
+          this.sendTo(connection, recordId, subscription, { version: record.version, deleted: true }, this.frames.deleted(recordId, record.version));
           continue;
         }
         subscription.version = record.version;

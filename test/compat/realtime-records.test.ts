@@ -63,11 +63,11 @@ describe('the published @prsm/realtime client: records, transactions and collect
     expect(r.notes.map((u: any) => u.full)).toEqual([null, { text: 'from a client' }]);
     expect(r.transaction.results).toEqual([
       { op: 'write', recordId: 'note:2', success: true, version: 1 },
-      { op: 'delete', recordId: 'note:1', success: true, version: 0 },
+      { op: 'delete', recordId: 'note:1', success: true, version: 2 },
     ]);
     expect(r.refusedTransaction).toMatchObject({ code: 'ETXN', name: 'TransactionError' });
     expect(r.refusedTransaction.message).toContain('not writable');
-    expect(r.deleted).toEqual({ recordId: 'note:1', deleted: true, version: 1 });
+    expect(r.deleted).toEqual({ recordId: 'note:1', deleted: true, version: 2 });
   });
 
   it('collections: the first diff resets, then added, changed and removed; all renewed after a reconnect', async () => {

@@ -67,7 +67,7 @@ describe('MeshClient records and collections, across two nodes', () => {
     expect(seen[2]).toMatchObject({ value: { v: 6 }, version: 6, patch: [{ op: 'replace', path: '/v', value: 6 }] });
     await a.mesh.deleteRecord('doc:gap');
     await waitFor(() => seen.length === 4, 5000, 'the delete');
-    expect(seen[3]).toEqual({ recordId: 'doc:gap', value: null, version: 6, deleted: true });
+    expect(seen[3]).toEqual({ recordId: 'doc:gap', value: null, version: 7, deleted: true });
     expect(await c.unsubscribeRecord('doc:gap')).toBe(false);
     expect(errors).toEqual([]);
   });
@@ -85,7 +85,7 @@ describe('MeshClient records and collections, across two nodes', () => {
     ]);
     expect(done.results).toEqual([
       { op: 'write', recordId: 'note:2', success: true, version: 1 },
-      { op: 'delete', recordId: 'note:1', success: true, version: 0 },
+      { op: 'delete', recordId: 'note:1', success: true, version: 3 },
     ]);
     await expect(c.transaction([{ op: 'write', recordId: 'doc:x', value: 1 }])).rejects.toMatchObject({ code: 'ETXN' });
   });
@@ -130,5 +130,47 @@ describe('MeshClient records and collections, across two nodes', () => {
     await waitFor(() => seen.length === 3, 5000, 'live again');
     expect(seen[2]).toMatchObject({ value: { v: 4 }, version: 4, patch: [{ op: 'replace', path: '/v', value: 4 }] });
     expect(errors).toEqual([]);
+  });
+});
+
+describe('records and collections in one process without Redis', () => {
+  let t: TestApp;
+  const clients: MeshClient[] = [];
+
+  beforeEach(async () => {
+    t = await startApp({ memory: true });
+    t.mesh.exposeWritableRecord(/^note:/);
+    t.mesh.exposeCollection('notes', () => t.mesh.listRecordIds('note:'), { watch: 'note:' });
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await t.close();
+  });
+
+  it('the same versions, patches, deletes, transactions and diffs as with Redis', async () => {
+    const { c } = await watchedClient(t.url, clients);
+    const seen: RecordUpdate[] = [];
+    const diffs: CollectionDiff[] = [];
+    await c.subscribeRecord('note:m', (u) => void seen.push(u), { mode: 'patch' });
+    await c.subscribeCollection('notes', { onDiff: (d) => void diffs.push(d) });
+    expect(await c.writeRecord('note:m', { a: 1 })).toBe(1);
+    expect(await t.mesh.writeRecord('note:m', { b: 2 }, { strategy: 'merge' })).toBe(2);
+    await waitFor(() => seen.length === 3 && diffs.length >= 2, 5000, 'updates and a diff');
+    expect(seen.map((u) => [u.version, u.value])).toEqual([
+      [0, null],
+      [1, { a: 1 }],
+      [2, { a: 1, b: 2 }],
+    ]);
+    expect(diffs[1]).toMatchObject({ added: [{ id: 'note:m' }], version: 2 });
+    const done = await c.transaction([
+      { op: 'write', recordId: 'note:n', value: 1 },
+      { op: 'delete', recordId: 'note:m' },
+    ]);
+    expect(done.results.map((r) => r.version)).toEqual([1, 3]);
+    await waitFor(() => seen.length === 4, 5000, 'the delete');
+    expect(seen[3]).toEqual({ recordId: 'note:m', value: null, version: 3, deleted: true });
+    expect(await t.mesh.listRecordIds('note:')).toEqual(['note:n']);
+    expect(await t.mesh.writeRecord('note:m', 'back')).toBe(4);
   });
 });

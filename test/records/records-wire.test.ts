@@ -130,7 +130,7 @@ describe('records on the wire, across two nodes', () => {
     }
   });
 
-  it('a delete is pushed with the last version and ends the subscription; a new record starts again at 1', async () => {
+  it('a delete takes the next version, is pushed and ends the subscription; a record written again goes on from there (versions never repeat)', async () => {
     const watcher = await connect(b);
     await a.mesh.writeRecord('doc:gone', { v: 1 });
     await a.mesh.writeRecord('doc:gone', { v: 2 });
@@ -138,8 +138,11 @@ describe('records on the wire, across two nodes', () => {
     expect(await a.mesh.deleteRecord('doc:gone')).toBe(true);
     expect(await a.mesh.deleteRecord('doc:gone')).toBe(false);
     await watcher.waitFor((f) => f.command === 'rt/record-deleted');
-    expect(watcher.frames.filter((f) => f.command === 'rt/record-deleted').map((f) => f.payload)).toEqual([{ recordId: 'doc:gone', version: 2 }]);
-    expect(await a.mesh.writeRecord('doc:gone', { v: 3 })).toBe(1);
+    expect(watcher.frames.filter((f) => f.command === 'rt/record-deleted').map((f) => f.payload)).toEqual([{ recordId: 'doc:gone', version: 3 }]);
+    expect(await a.mesh.getRecordWithVersion('doc:gone')).toEqual({ value: null, version: 3 });
+    expect(await a.mesh.listRecordIds('doc:gone')).toEqual([]);
+    expect(await a.mesh.writeRecord('doc:gone', { v: 3 })).toBe(4);
+    expect(await a.mesh.listRecordIds('doc:gone')).toEqual(['doc:gone']);
     const marker = await connect(b);
     await marker.command('rt/subscribe-record', { recordId: 'doc:gone' });
     await a.mesh.writeRecord('doc:gone', { v: 4 });
@@ -164,7 +167,7 @@ describe('records on the wire, across two nodes', () => {
     expect(done.results).toEqual([
       { op: 'write', recordId: 'note:t1', success: true, version: 1 },
       { op: 'write', recordId: 'note:t1', success: true, version: 1 },
-      { op: 'delete', recordId: 'note:t2', success: true, version: 0 },
+      { op: 'delete', recordId: 'note:t2', success: true, version: 2 },
       { op: 'delete', recordId: 'note:missing', success: true, version: 0 },
     ]);
     await waitFor(() => updates(watcher, 'note:t1').length === 1, 5000, 'one update for the two writes');

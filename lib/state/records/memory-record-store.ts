@@ -5,7 +5,8 @@ const NONE: StoredRecord = { json: null, version: 0 };
 
 /** The records of a single process; a commit publishes its changes on the broker's topics, as the Redis script does. */
 export class MemoryRecordStore implements RecordStore {
-  private readonly records = new Map<string, { json: string; version: number }>();
+  /** Deleted records stay, without a value, so their versions never repeat. */
+  private readonly records = new Map<string, StoredRecord>();
 
   constructor(private readonly broker: MeshBroker) {}
 
@@ -23,8 +24,7 @@ export class MemoryRecordStore implements RecordStore {
       if (current.version !== change.expected) return { committed: false, conflict: change.id, current };
     }
     for (const change of changes) {
-      if (change.op === 'write') this.records.set(change.id, { json: change.json, version: change.expected + 1 });
-      else this.records.delete(change.id);
+      this.records.set(change.id, { json: change.op === 'write' ? change.json : null, version: change.expected + 1 });
       void this.broker.publishTopic({ kind: 'record', name: change.id }, change.message);
     }
     return { committed: true };
@@ -35,7 +35,7 @@ export class MemoryRecordStore implements RecordStore {
   }
 
   async listIds(prefix: string, limit: number): Promise<string[]> {
-    const ids = [...this.records.keys()].filter((id) => id.startsWith(prefix));
+    const ids = [...this.records].filter(([id, record]) => record.json !== null && id.startsWith(prefix)).map(([id]) => id);
     return ids.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).slice(0, limit);
   }
 }

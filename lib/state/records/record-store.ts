@@ -1,12 +1,18 @@
-/** A record as stored: its JSON text (null when it does not exist) and its version (0 then). */
+/**
+ * A record as stored: its JSON text (null when it does not exist) and its version (0 for one never
+ * written; a deleted record keeps the version its delete took, so versions never repeat).
+ */
 export interface StoredRecord {
   json: string | null;
   version: number;
 }
 
-/** One record's change in a commit: written from version `expected` to `expected + 1`, or deleted at `expected`. */
+/**
+ * One record's change in a commit: from version `expected` to `expected + 1`, written (`creates`
+ * when it had no value) or deleted. `message` is what its topic carries.
+ */
 export type RecordChange =
-  | { id: string; op: 'write'; expected: number; json: string; message: string }
+  | { id: string; op: 'write'; expected: number; json: string; creates: boolean; message: string }
   | { id: string; op: 'delete'; expected: number; message: string };
 
 /** A commit's outcome: done, or refused because a record was not at its expected version (nothing was changed). */

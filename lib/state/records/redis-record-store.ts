@@ -11,6 +11,8 @@ function lexRange(prefix: string): [string, string] {
 /**
  * Records in Redis: one hash per record (`{rec:<id>}`), written by record-commit.lua, a
  * compare-and-set on versions that publishes each change on the record's topic in the same step.
+ * A deleted record keeps its hash with its version and no value (a few dozen bytes), so that a
+ * record written again goes on from there: versions never repeat.
  * The id index is kept by the same script on standalone Redis; on a cluster it lives in another
  * slot, so it is updated right after the commit (a crash in between leaves it one id behind).
  */
@@ -46,7 +48,7 @@ export class RedisRecordStore implements RecordStore {
   }
 
   private async updateIndex(changes: readonly RecordChange[]): Promise<void> {
-    const created = changes.filter((c) => c.op === 'write' && c.expected === 0).map((c) => c.id);
+    const created = changes.filter((c) => c.op === 'write' && c.creates).map((c) => c.id);
     const deleted = changes.filter((c) => c.op === 'delete').map((c) => c.id);
     const index = this.redis.keys.recordIndex;
     await Promise.all([

@@ -1,7 +1,9 @@
 --! keys: *
 -- Compare-and-set over the records of one commit (one slot): every record must be at its
--- expected version, then each is written or deleted and its change published on its topic, in
--- one step, so a record's updates are published in version order whichever node wrote them.
+-- expected version, then each is written or deleted, taking the next version, and its change is
+-- published on its topic, in one step, so a record's updates are published in version order
+-- whichever node wrote them. A deleted record keeps its version (the hash without a value), so
+-- versions never repeat, a delete included.
 -- KEYS: the records' hashes (value, version), then the id index (a sorted set) if ARGV[2] == '1'
 -- ARGV: publish command (PUBLISH or SPUBLISH), index flag, record count,
 --       then per record: expected version, op ('w' or 'd'), id, value (JSON, '' for a delete), topic channel, message
@@ -16,11 +18,14 @@ for i = 1, n do
 end
 for i = 1, n do
   local at = 4 + (i - 1) * 6
+  local next = tonumber(ARGV[at]) + 1
   if ARGV[at + 1] == 'w' then
-    redis.call('HSET', KEYS[i], 'value', ARGV[at + 3], 'version', tonumber(ARGV[at]) + 1)
-    if index and ARGV[at] == '0' then redis.call('ZADD', index, 0, ARGV[at + 2]) end
+    local existed = redis.call('HEXISTS', KEYS[i], 'value') == 1
+    redis.call('HSET', KEYS[i], 'value', ARGV[at + 3], 'version', next)
+    if index and not existed then redis.call('ZADD', index, 0, ARGV[at + 2]) end
   else
-    redis.call('DEL', KEYS[i])
+    redis.call('HDEL', KEYS[i], 'value')
+    redis.call('HSET', KEYS[i], 'version', next)
     if index then redis.call('ZREM', index, ARGV[at + 2]) end
   end
   redis.call(ARGV[1], ARGV[at + 4], ARGV[at + 5])
