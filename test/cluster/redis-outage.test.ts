@@ -48,6 +48,32 @@ describe('Redis outages', () => {
     return { c, ticks };
   }
 
+  it('health says the node is not listening while Redis is down (every shard, on a cluster), and listening again once it is back', async () => {
+    const t = await node();
+    expect(await t.mesh.health()).toMatchObject({ listening: true });
+    await redis.stop();
+    const down = await waitFor(async () => ((await t.mesh.health(300)).listening ? undefined : true), 10_000, 'listening to turn false');
+    expect(down).toBe(true);
+    expect((await t.mesh.health(300)).problems.join('\n')).toContain('The subscription connection is down');
+    await redis.start();
+    await waitFor(async () => (await t.mesh.health()).listening, 20_000, 'listening again');
+  });
+
+  it('health says the node is not listening while one subscription connection cannot come back (one shard, on a cluster), though the rest of Redis serves', async () => {
+    const t = await node();
+    expect(await t.mesh.health()).toMatchObject({ listening: true });
+    const letIn = await redis.refuseSubscriptions();
+    try {
+      await waitFor(async () => ((await t.mesh.health(1000)).listening ? undefined : true), 10_000, 'listening to turn false');
+      const health = await t.mesh.health(1000);
+      expect(health).toMatchObject({ status: 'degraded', listening: false });
+      expect(health.problems.join('\n')).toContain('The subscription connection is down');
+    } finally {
+      await letIn();
+    }
+    await waitFor(async () => (await t.mesh.health()).listening, 20_000, 'listening again');
+  });
+
   it('a dropped subscription connection resynchronises the room index: membership changed meanwhile by another node is honoured', async () => {
     const keyPrefix = uniquePrefix();
     const a = await node({ keyPrefix });

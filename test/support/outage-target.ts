@@ -18,6 +18,13 @@ export interface OutageTarget {
   readonly admin: Redis;
   /** `CLIENT KILL TYPE pubsub` on every Redis process; how many connections were killed in all. */
   killPubsubConnections(): Promise<number>;
+  /**
+   * Drops the subscription connections on one Redis process (on a cluster: one shard that has
+   * some) and refuses new connections to it (the default user switched off by ACL; connections
+   * already open keep working), until the returned function lets them in again: a subscription
+   * that cannot come back while the rest of Redis serves.
+   */
+  refuseSubscriptions(): Promise<() => Promise<void>>;
   /** SIGKILLs every Redis process: a crash of the whole Redis. */
   stop(): Promise<void>;
   /**
@@ -27,6 +34,17 @@ export interface OutageTarget {
   start(): Promise<void>;
   /** Everything down and removed. */
   teardown(): Promise<void>;
+}
+
+/** `refuseSubscriptions` on one process, through a connection opened before the default user is switched off. */
+async function refuseOn(port: number): Promise<() => Promise<void>> {
+  const admin = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null });
+  await admin.call('ACL', 'SETUSER', 'default', 'off');
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  return async () => {
+    await admin.call('ACL', 'SETUSER', 'default', 'on');
+    admin.disconnect();
+  };
 }
 
 /** The outage target for the Jest project running: a standalone server or a cluster. */
@@ -52,6 +70,10 @@ class StandaloneTarget implements OutageTarget {
 
   async killPubsubConnections(): Promise<number> {
     return Number(await this.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+  }
+
+  refuseSubscriptions(): Promise<() => Promise<void>> {
+    return refuseOn(this.server.port);
   }
 
   stop(): Promise<void> {
@@ -90,6 +112,13 @@ class ClusterTarget implements OutageTarget {
     // the slots it serves: a mesh node holds a sharded subscriber per shard it listens on.
     const counts = await Promise.all(this.cluster.servers.map((s) => s.query((r) => r.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))));
     return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async refuseSubscriptions(): Promise<() => Promise<void>> {
+    const pubsub = await Promise.all(this.cluster.servers.map((s) => s.query((r) => r.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))));
+    const index = pubsub.findIndex((list) => String(list).trim().length > 0);
+    if (index < 0) throw new Error('No shard has a subscription connection');
+    return refuseOn(this.cluster.servers[index].port);
   }
 
   async stop(): Promise<void> {

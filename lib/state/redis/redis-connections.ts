@@ -5,6 +5,29 @@ import { RedisKeyLayout } from './key-layout';
 import { LuaScripts } from './lua-scripts';
 import { describeRedis, isClusterOption, type MeshRedisOption } from './redis-option';
 
+/** What ioredis (6.0, pinned) keeps of its sharded subscribers; not in its typings, so read defensively. */
+interface ShardedSubscriberGroup {
+  shardedSubscribers?: Map<string, { subscriberStatus?: string }>;
+  subscriberToSlotsIndex?: Map<string, number[]>;
+  channels?: Map<number, string[]>;
+}
+
+/**
+ * Whether every shard this node subscribes channels on has its connection up. ioredis connects
+ * one per shard, lazily, ends it when it drops and makes a new one (idle, then starting) on its
+ * next reset: only `connected` hears messages. Shards with no channel of ours do not count.
+ */
+function everyShardListening(cluster: Redis): boolean {
+  const group = (cluster as unknown as { shardedSubscribers?: ShardedSubscriberGroup }).shardedSubscribers;
+  const { shardedSubscribers, subscriberToSlotsIndex, channels } = group ?? {};
+  if (!(shardedSubscribers instanceof Map) || !(subscriberToSlotsIndex instanceof Map) || !(channels instanceof Map)) return true;
+  for (const [nodeKey, slots] of subscriberToSlotsIndex) {
+    if (!slots.some((slot) => (channels.get(slot)?.length ?? 0) > 0)) continue;
+    if (shardedSubscribers.get(nodeKey)?.subscriberStatus !== 'connected') return false;
+  }
+  return true;
+}
+
 /** @deprecated the name before Redis Cluster support; use `MeshRedisOption`. */
 export type RedisOption = MeshRedisOption;
 
@@ -103,9 +126,14 @@ export class RedisConnections {
     return results as T;
   }
 
-  /** False while messages to this node may be lost (the subscription connection is down). */
+  /**
+   * False while messages to this node may be lost: the subscription connection is down, or on a
+   * cluster any shard's (ioredis keeps one per shard beside the Cluster's own status, which stays
+   * `ready` while one of them cannot reconnect).
+   */
   get listening(): boolean {
-    return this.subscriber.status === 'ready';
+    if (this.subscriber.status !== 'ready') return false;
+    return this.clustered ? everyShardListening(this.subscriber) : true;
   }
 
   /** Publishes on a channel: sharded on a cluster. Resolves with how many subscribers (of that shard) got it. */
@@ -139,7 +167,9 @@ export class RedisConnections {
       let lost = false;
       this.subscriber.on('-subscriber', () => (lost = true));
       this.subscriber.on('subscribersReady', () => {
-        if (!lost) return;
+        // ioredis says ready after each reset of its shard connections, even with a shard that
+        // failed to connect: wait for the reset that brings every one back.
+        if (!lost || !this.listening) return;
         lost = false;
         listener();
       });
