@@ -120,8 +120,8 @@ export class MeshListenerError extends MeshClientError {
  */
 export class MeshResubscribeError extends MeshClientError {
   constructor(
-    readonly kind: 'channel' | 'room',
-    /** The channel or room name. */
+    readonly kind: 'channel' | 'room' | 'presence',
+    /** The channel or room name (for `presence`, the room whose presence subscription was refused). */
     readonly target: string,
   ) {
     super(`After reconnecting, the server refused ${kind} "${target}"; it was dropped`, MeshClientErrorCode.RESUBSCRIBE, 'ResubscribeError');

@@ -43,6 +43,11 @@ export type { ExposeChannelOptions } from './channels/channel-manager';
 export type { ExposeRoomOptions } from './rooms/room-manager';
 export type { RecoverOptions, StreamPosition } from './recovery/recover-options';
 
+// Presence of tracked rooms
+export type { TrackPresenceOptions, PresenceGuard } from './presence/presence-options';
+export type { RoomPresence, PresentMember, PresenceTicket, PublishPresenceStateOptions } from './presence/presence-manager';
+export type { PresenceEvent } from './presence/presence-event';
+
 // The client registry, for direct use and custom backends
 export type { RegisteredClient, RegisterResult } from './registry/registered-client';
 export type { MeshClientRegistryBackend } from './registry/mesh-client-registry-backend';

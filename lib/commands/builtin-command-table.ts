@@ -47,7 +47,7 @@ export class BuiltinCommandTable {
       const limit = field(p, 'limit');
       return { success: true, history: await this.channels.history(channel as string, limit === undefined ? 50 : limit) };
     });
-    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName'), field(p, 'recover')));
+    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName'), field(p, 'recover'), field(p, 'presence')));
     set(names.leaveRoom, async (c, p) => {
       const room = field(p, 'roomName');
       if (typeof room === 'string' && room.length > 0) await this.rooms.leave(room, c.id);

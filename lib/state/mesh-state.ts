@@ -7,15 +7,19 @@ import { MemoryMembershipStore } from './membership/memory-membership-store';
 import type { MembershipStore } from './membership/membership-store';
 import { RedisMembershipStore } from './membership/redis-membership-store';
 import { RedisConnections } from './redis/redis-connections';
+import { MemoryPresenceStore } from './presence/memory-presence-store';
+import type { PresenceStore } from './presence/presence-store';
+import { RedisPresenceStore } from './presence/redis-presence-store';
 import { MemorySharedState } from './shared-state/memory-shared-state';
 import { RedisSharedState } from './shared-state/redis-shared-state';
 import type { SharedState } from './shared-state/shared-state';
 
-/** The three stores of a node, and the Redis connections they share (none in memory mode). */
+/** The stores of a node, and the Redis connections they share (none in memory mode). */
 export interface MeshState {
   broker: MeshBroker;
   state: SharedState;
   membership: MembershipStore;
+  presence: PresenceStore;
   redis?: RedisConnections;
   /** The command connection, for the client registry (Redis mode only). */
   readonly client?: Redis;
@@ -28,13 +32,16 @@ export interface MeshState {
 /** Redis stores with a `redis` option, memory ones without. */
 export function createMeshState(options: ResolvedMeshOptions): MeshState {
   if (!options.redis) {
-    return { broker: new MemoryBroker(), state: new MemorySharedState(), membership: new MemoryMembershipStore(), connect: async () => undefined, close: async () => undefined };
+    const broker = new MemoryBroker();
+    const presence = new MemoryPresenceStore((room, event) => void broker.publishTopic({ kind: 'presence', name: room }, event));
+    return { broker, state: new MemorySharedState(), membership: new MemoryMembershipStore(), presence, connect: async () => undefined, close: async () => undefined };
   }
   const redis = new RedisConnections(options.redis, options.keyPrefix);
   return {
     broker: new RedisBroker(redis),
     state: new RedisSharedState(redis),
     membership: new RedisMembershipStore(redis),
+    presence: new RedisPresenceStore(redis),
     redis,
     client: redis.commands,
     connect: () => redis.connect(),

@@ -70,6 +70,14 @@ export class RedisKeyLayout {
   roomMetadata(room: string): string {
     return `${this.prefix}{r:${room}}:meta`;
   }
+  /** Hash: a tracked room's present members, id → "<holding connection>\n<secret digest>\n<visible metadata>". */
+  roomPresence(room: string): string {
+    return `${this.prefix}{r:${room}}:present`;
+  }
+  /** Hash: a tracked room's member states, id → "<expiresAt or 0>\n<state JSON>". */
+  roomPresenceStates(room: string): string {
+    return `${this.prefix}{r:${room}}:states`;
+  }
   /** Channel: a room's broadcasts, subscribed by the nodes that have members of it. */
   roomChannel(room: string): string {
     return `${this.prefix}{r:${room}}:messages`;
@@ -133,7 +141,16 @@ export class RedisKeyLayout {
     return undefined;
   }
 
+  /** Hash: the presence identities a connection holds, room → id (its own id, or the one it took over). */
+  connectionPresence(connectionId: string): string {
+    return `${this.prefix}{c:${connectionId}}:presence`;
+  }
+
   // {n:<node>}
+  /** Set of a node's connections that hold presence somewhere (kept during their grace period, for the dead-node cleanup). */
+  nodePresence(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:presence`;
+  }
   /** Set of a node's connection ids. */
   nodeConnections(nodeId: string): string {
     return `${this.prefix}{n:${nodeId}}:connections`;
