@@ -67,7 +67,7 @@ describe('presence across two nodes (MeshClient)', () => {
     await a.app.get(ConnectionManager).setMetadata(m1.connectionId!, { name: 'Ann', email: 'ann@example.com' });
     await m1.joinRoom('lobby:2');
     await m2.joinRoom('lobby:2');
-    await m2.publishPresenceState('lobby:2', { cursor: [1, 2] });
+    expect(await m2.publishPresenceState('lobby:2', { state: { cursor: [1, 2] } })).toBe(true);
     const watcher = await client(b);
     const reply = await watcher.subscribePresence('lobby:2', () => undefined);
     expect(reply.success).toBe(true);
