@@ -181,6 +181,11 @@ export class PresenceManager {
     for (const id of ids) this.local.get(id)?.sendRaw(wire);
   }
 
+  /** Connections of this node lost and still present, waiting out their `ttl` (diagnostics and tests). */
+  get lostConnectionsWaiting(): number {
+    return this.graces.size;
+  }
+
   /** Whether a connection of this node watches a room's presence (diagnostics and tests). */
   isSubscribed(room: string, connectionId: string): boolean {
     return this.subscribers.has(room, connectionId);
