@@ -8,8 +8,10 @@ describe('presence across two nodes (MeshClient)', () => {
   let b: TestApp;
   const clients: MeshClient[] = [];
 
+  const sharedPrefix = uniquePrefix();
+
   beforeAll(async () => {
-    const keyPrefix = uniquePrefix();
+    const keyPrefix = sharedPrefix;
     a = await startApp({ mesh: { keyPrefix, visibleMetadata: (m) => ({ name: (m as { name?: string }).name }) } });
     b = await startApp({ mesh: { keyPrefix, visibleMetadata: (m) => ({ name: (m as { name?: string }).name }) } });
     for (const node of [a, b]) {
@@ -119,5 +121,23 @@ describe('presence across two nodes (MeshClient)', () => {
     expect(updates.map((u) => u.type)).toEqual(['join', 'state', 'leave']);
     expect(await a.mesh.getPresence('lobby:5')).toEqual({ present: [], states: {} });
     expect(updates[2]).toMatchObject({ connectionId: id });
+  });
+
+  it('a node shut down gracefully ends the presence its lost connections were keeping for their ttl (no node would later)', async () => {
+    const watcher = await client(a);
+    const updates: PresenceUpdate[] = [];
+    await watcher.subscribePresence('lobby:shutdown', watch(updates));
+    const c = await startApp({ mesh: { keyPrefix: sharedPrefix } });
+    c.mesh.exposeRoom(/^lobby:.+$/);
+    c.mesh.trackPresence(/^lobby:.+$/, { ttl: 60_000 });
+    const member = new MeshClient(c.url, { shouldReconnect: false });
+    clients.push(member);
+    await member.connect();
+    await member.joinRoom('lobby:shutdown');
+    const id = member.connectionId;
+    await waitFor(() => updates.length === 1, 5000, 'join');
+    await c.close();
+    await waitFor(() => updates.length === 2, 5000, 'leave at shutdown');
+    expect(updates[1]).toMatchObject({ type: 'leave', connectionId: id });
   });
 });
