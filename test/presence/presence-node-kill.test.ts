@@ -50,10 +50,9 @@ describe('presence: a SIGKILLed node', () => {
 
     const killedAt = Date.now();
     await doomed.stop('SIGKILL');
-    const leaves = await waitFor(() => {
-      const gone = updates.filter((u) => u.type === 'leave');
-      return gone.length === MEMBERS && gone;
-    }, 10_000, "the dead node's members to leave");
+    const gone = () => updates.filter((u) => u.type === 'leave');
+    await waitFor(() => gone().length === MEMBERS, 10_000, "the dead node's members to leave");
+    const leaves = gone();
     expect(leaves.map((u) => (u.type === 'leave' ? u.connectionId : '')).sort()).toEqual([...members].sort());
     const latest = Math.max(...leaves.map((u) => u.at - killedAt));
     // For the report (no timing assertion): how long after the kill the last leave arrived.
