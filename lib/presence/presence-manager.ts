@@ -151,12 +151,23 @@ export class PresenceManager {
     }
     this.subscribers.add(name, connection.id);
     // Listening before reading: an update made after the read is heard, none is lost between.
-    await this.topics.sync({ kind: 'presence', name });
+    try {
+      await this.topics.sync({ kind: 'presence', name });
+    } catch (error) {
+      this.dropSubscriber(name, connection.id);
+      throw error;
+    }
     if (!connection.isOpen) {
       this.dropSubscriber(name, connection.id);
       return { success: false, present: [] };
     }
-    const reply = { success: true, ...(await this.get(name)) };
+    let reply: { success: true } & RoomPresence;
+    try {
+      reply = { success: true, ...(await this.get(name)) };
+    } catch (error) {
+      this.dropSubscriber(name, connection.id);
+      throw error;
+    }
     const tooLarge = tooLargeToReply(reply, this.options.maxBufferedAmount);
     if (tooLarge) this.dropSubscriber(name, connection.id);
     return tooLarge ?? reply;

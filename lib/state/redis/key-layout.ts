@@ -13,9 +13,9 @@ const TOPIC_TAGS: Record<TopicKind, string> = { record: 'rec:', presence: 'r:', 
  * in one hash slot (and on one shard):
  *
  * - `{cluster}`: node ids, heartbeats, the leader lock, dead nodes, the broadcast channel (small, rare writes);
- * - `{c:<connection>}`: a connection's owner node and metadata (a hash) and its rooms (a set);
- * - `{r:<room>}`: a room's members, its metadata and its message channel;
- * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
+ * - `{c:<connection>}`: a connection's owner node and metadata (a hash), its rooms (a set) and its presence identities;
+ * - `{r:<room>}`: a room's members, its metadata, its message channel, its presence and its presence topic;
+ * - `{n:<node>}`: a node's connections (also those with presence), its registered clients, its orphans and its inbox channel;
  * - `{ik:<digest>}`: one idempotency key's run and its kept reply (see lib/commands/idempotent-runs.ts);
  * - `{cl:<client>}`: a client's registration (owner, epoch, metadata);
  * - `{ch:<channel>}`: a recoverable channel's stream of recent messages, its position and the
@@ -59,6 +59,10 @@ export class RedisKeyLayout {
   /** Set of the rooms a connection is in. */
   connectionRooms(connectionId: string): string {
     return `${this.prefix}{c:${connectionId}}:rooms`;
+  }
+  /** Hash: the presence identities a connection holds, room → id (its own id, or the one it took over). */
+  connectionPresence(connectionId: string): string {
+    return `${this.prefix}{c:${connectionId}}:presence`;
   }
 
   // {r:<room>}
@@ -139,11 +143,6 @@ export class RedisKeyLayout {
       if (channel.startsWith(start)) return { kind, name: channel.slice(start.length, end) };
     }
     return undefined;
-  }
-
-  /** Hash: the presence identities a connection holds, room → id (its own id, or the one it took over). */
-  connectionPresence(connectionId: string): string {
-    return `${this.prefix}{c:${connectionId}}:presence`;
   }
 
   // {n:<node>}
