@@ -23,7 +23,8 @@ describe('presence across a lost connection (MeshClient, two nodes)', () => {
     b = await startApp({ mesh: { keyPrefix } });
     for (const node of [a, b]) {
       node.mesh.exposeRoom(/^(lobby|quick):.+$/);
-      node.mesh.trackPresence(/^lobby:.+$/, { ttl: TTL });
+      node.mesh.exposeRoom(/^kept:.+$/, undefined, { recover: { size: 100, ttl: 60_000 } });
+      node.mesh.trackPresence(/^(lobby|kept):.+$/, { ttl: TTL });
       node.mesh.trackPresence(/^quick:.+$/, { ttl: 0 });
     }
   });
@@ -53,15 +54,18 @@ describe('presence across a lost connection (MeshClient, two nodes)', () => {
 
   const waiting = (node: TestApp) => node.app.get(PresenceManager).lostConnectionsWaiting;
 
-  it('a client that reconnects within the ttl (to the other node) keeps its presence: no leave, no join, its state kept', async () => {
+  it.each([
+    ['a plain room', 'lobby:takeover'],
+    ['a recoverable room', 'kept:takeover'],
+  ])('a client that reconnects within the ttl (to the other node) keeps its presence in %s: no leave, no join, its state kept', async (_kind, room) => {
     const watcher = await client(a.url);
     const updates: PresenceUpdate[] = [];
-    await watcher.subscribePresence('lobby:takeover', (u) => void updates.push(u));
+    await watcher.subscribePresence(room, (u) => void updates.push(u));
     const { c: member, proxy } = await proxied(b);
-    const first = await member.joinRoom('lobby:takeover');
+    const first = await member.joinRoom(room);
     const presenceId = member.connectionId!;
     expect(first.presence).toEqual({ id: presenceId, secret: expect.any(String) });
-    await member.publishPresenceState('lobby:takeover', { state: { mood: 'ok' } });
+    await member.publishPresenceState(room, { state: { mood: 'ok' } });
     await waitFor(() => updates.length === 2, 5000, 'join and state');
 
     const rejoined = new Promise<void>((resolve) => member.on('reconnect', () => resolve()));
@@ -73,11 +77,11 @@ describe('presence across a lost connection (MeshClient, two nodes)', () => {
     // The lost connection's ttl runs out on node b: its presence was taken over, so nothing leaves.
     await waitFor(() => waiting(b) === 0, TTL + 5000, 'the ttl of the lost connection to run out');
     expect(updates.map((u) => u.type)).toEqual(['join', 'state']);
-    expect(await a.mesh.getPresence('lobby:takeover')).toEqual({ present: [{ id: presenceId }], states: { [presenceId]: { mood: 'ok' } } });
+    expect(await a.mesh.getPresence(room)).toEqual({ present: [{ id: presenceId }], states: { [presenceId]: { mood: 'ok' } } });
 
     // The new connection acts under the identity it took over.
-    expect(await member.publishPresenceState('lobby:takeover', { state: { mood: 'back' } })).toBe(true);
-    await member.leaveRoom('lobby:takeover');
+    expect(await member.publishPresenceState(room, { state: { mood: 'back' } })).toBe(true);
+    await member.leaveRoom(room);
     await waitFor(() => updates.length === 4, 5000, 'state and leave');
     expect(updates.slice(2)).toEqual([
       expect.objectContaining({ type: 'state', connectionId: presenceId, state: { mood: 'back' } }),
