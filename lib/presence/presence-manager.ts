@@ -113,6 +113,7 @@ export class PresenceManager {
       cleared: (room) => (this.tracked.of(room) ? this.store.clearRoom(room) : Promise.resolve()),
     });
     events.onDisconnect((connection) => this.connectionLost(connection));
+    events.onMetadataChange((connectionId) => this.metadataChanged(connectionId));
     membership.onDeadNode(({ nodeId }) => this.removeDeadNode(nodeId));
   }
 
@@ -212,6 +213,19 @@ export class PresenceManager {
     if (!visibleMetadata) return JSON.stringify(metadata);
     const visible = metadata === null ? undefined : visibleMetadata(metadata, connectionId);
     return visible === undefined ? '' : JSON.stringify(visible);
+  }
+
+  /**
+   * A member's metadata changed: its entries show the new visible part from now on (in reads and
+   * snapshots; no update is pushed, the wire has no type for it).
+   */
+  private async metadataChanged(connectionId: string): Promise<void> {
+    const { visibleMetadata, allowClientMetadataReads } = this.options;
+    if (this.tracked.isEmpty || (!visibleMetadata && !allowClientMetadataReads)) return;
+    const identities = [...(await this.store.identities(connectionId))].filter(([room]) => this.tracked.of(room));
+    if (identities.length === 0) return;
+    const text = await this.visibleMetadataText(connectionId);
+    await Promise.all(identities.map(([room, id]) => this.store.refreshMetadata(room, id, connectionId, text)));
   }
 
   private readClaim(claim: unknown): { id: string; secret: string } | undefined {

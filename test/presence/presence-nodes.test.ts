@@ -80,6 +80,10 @@ describe('presence across two nodes (MeshClient)', () => {
     expect(ids.success).toBe(true);
     expect(ids.present.sort()).toEqual([m1.connectionId, m2.connectionId].sort());
     expect(await a.mesh.getPresence('lobby:2')).toEqual({ present: expect.arrayContaining(reply.present), states: reply.states });
+
+    // Metadata written later (here from the other node) shows in presence reads from then on.
+    await b.app.get(ConnectionManager).setMetadata(m1.connectionId!, { name: 'Anna' }, { strategy: 'merge' });
+    expect((await watcher.subscribePresence('lobby:2', () => undefined)).present).toContainEqual({ id: m1.connectionId, metadata: { name: 'Anna' } });
   });
 
   it('silent states are stored without an update; expireAfter clears a state with state:null', async () => {

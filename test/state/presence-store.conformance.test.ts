@@ -82,6 +82,14 @@ describe.each(IMPLEMENTATIONS)('PresenceStore (%s)', (_name, create) => {
     expect(s.heard[0][1]).toEqual({ type: 'join', connectionId: 'a', roomName: 'r', timestamp: expect.any(Number) });
   });
 
+  it('refreshMetadata rewrites what others see of a member, only for the connection holding it', async () => {
+    await s.store.enter(enter('r', 'a', { metadataText: '{"v":1}' }));
+    expect(await s.store.refreshMetadata('r', 'a', 'other', '{"v":9}')).toBe(false);
+    expect(await s.store.refreshMetadata('r', 'a', 'a', '{"v":2}')).toBe(true);
+    expect(await s.store.refreshMetadata('r', 'missing', 'missing', '{"v":2}')).toBe(false);
+    expect((await s.store.read('r')).members.get('a')).toEqual({ connectionId: 'a', metadataText: '{"v":2}' });
+  });
+
   it('reads hide states that expired before their timer cleared them', async () => {
     await s.store.enter(enter('r', 'a'));
     await s.store.setState('r', 'a', 'a', '{"old":1}', Date.now() - 1, true);

@@ -95,6 +95,13 @@ export class MemoryPresenceStore implements PresenceStore {
     return true;
   }
 
+  async refreshMetadata(room: string, id: string, connectionId: string, metadataText: string): Promise<boolean> {
+    const member = this.rooms.get(room)?.members.get(id);
+    if (member?.connectionId !== connectionId) return false;
+    member.metadataText = metadataText;
+    return true;
+  }
+
   async read(room: string): Promise<PresenceSnapshot> {
     const entry = this.rooms.get(room);
     const snapshot: PresenceSnapshot = { members: new Map(), states: new Map() };

@@ -67,6 +67,8 @@ export interface PresenceStore {
   clearState(room: string, id: string, connectionId: string): Promise<boolean>;
   /** Clears a state whose expiry is `expiresAt` (a state published since is kept); publishes `state: null`. */
   expireState(room: string, id: string, expiresAt: number): Promise<boolean>;
+  /** Replaces the visible metadata of a member's entry if `connectionId` holds it (nothing is published). */
+  refreshMetadata(room: string, id: string, connectionId: string, metadataText: string): Promise<boolean>;
   /** Members and live states of a room, in one read. */
   read(room: string): Promise<PresenceSnapshot>;
   /** Empties a room's presence, publishing a leave per member. */

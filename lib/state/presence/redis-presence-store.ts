@@ -84,6 +84,10 @@ export class RedisPresenceStore implements PresenceStore {
     return (await this.redis.scripts.run<number>('presence-clear-state', this.roomKeys(room), [id, '', expiresAt, this.publish, this.channel(room), stateEventText(room, id, 'null')])) === 1;
   }
 
+  async refreshMetadata(room: string, id: string, connectionId: string, metadataText: string): Promise<boolean> {
+    return (await this.redis.scripts.run<number>('presence-refresh', [this.redis.keys.roomPresence(room)], [id, connectionId, metadataText])) === 1;
+  }
+
   async read(room: string): Promise<PresenceSnapshot> {
     const [members, states] = await this.redis.scripts.run<[string[], string[]]>('presence-read', this.roomKeys(room));
     const snapshot: PresenceSnapshot = { members: new Map(), states: new Map() };

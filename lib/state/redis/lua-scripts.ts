@@ -19,6 +19,7 @@ export type LuaScriptName =
   | 'presence-clear-state'
   | 'presence-read'
   | 'presence-clear-room'
+  | 'presence-refresh'
   | 'registry-register'
   | 'registry-unregister'
   | 'registry-update'
