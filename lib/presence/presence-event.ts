@@ -14,3 +14,20 @@ export function membershipEventText(type: 'join' | 'leave', roomName: string, co
 export function stateEventText(roomName: string, connectionId: string, stateText: string, timestamp = Date.now()): string {
   return `{"type":"state","connectionId":${JSON.stringify(connectionId)},"roomName":${JSON.stringify(roomName)},"state":${stateText},"timestamp":${timestamp}}`;
 }
+
+/**
+ * Whether a message heard on a room's presence topic is an update of that room. Anything that
+ * can publish on the Redis may write there; a stray message is dropped, never sent on.
+ */
+export function isPresenceEventOf(roomName: string, text: string): boolean {
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (event === null || typeof event !== 'object') return false;
+  const { type, connectionId, roomName: room, timestamp } = event as Record<string, unknown>;
+  if (room !== roomName || typeof connectionId !== 'string' || typeof timestamp !== 'number') return false;
+  return type === 'join' || type === 'leave' || (type === 'state' && 'state' in event);
+}

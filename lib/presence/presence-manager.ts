@@ -18,6 +18,7 @@ import type { PresenceSnapshot, PresenceStore } from '../state/presence/presence
 import type { SharedState } from '../state/shared-state/shared-state';
 import { toWire } from '../transport/prepared-frame';
 import { tooLargeToReply } from '../transport/reply-encoder';
+import { isPresenceEventOf } from './presence-event';
 import { MAX_EXPIRE_AFTER_MS, type PresenceGuard, type TrackPresenceOptions } from './presence-options';
 import { TrackedRooms } from './tracked-rooms';
 
@@ -189,6 +190,7 @@ export class PresenceManager {
   private deliver(room: string, text: string): void {
     const ids = this.subscribers.rightsOf(room);
     if (!ids) return;
+    if (!isPresenceEventOf(room, text)) return void this.logger.warn(`Dropped a malformed message on the presence topic of "${room.slice(0, 100)}"`);
     const wire = toWire(`{"command":${JSON.stringify(this.updateCommand)},"payload":${text}}`, ids.size);
     for (const id of ids) this.local.get(id)?.sendRaw(wire);
   }

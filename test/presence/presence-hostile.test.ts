@@ -1,7 +1,7 @@
 import { PresenceManager } from '../../lib/presence/presence-manager';
 import { RawClient } from '../support/raw-client';
 import { RedisKeyLayout } from '../../lib/state/redis/key-layout';
-import { adminRedis, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
+import { adminRedis, publishFromOutside, startApp, uniquePrefix, waitFor, type TestApp } from '../support/test-app';
 
 const MAX_NAME = 64;
 const MAX_STATE = 200;
@@ -78,6 +78,25 @@ describe('presence: hostile payloads', () => {
     // The attackers' own presence ends as their connections close (ttl 0).
     await waitFor(async () => (await t.mesh.getPresence('room:t')).present.length === 1, 5000, 'the attackers to leave');
     expect(await t.mesh.getPresence('room:t')).toEqual({ present: [{ id: victimId }], states: { [victimId]: { mine: true } } });
+  });
+
+  it('a stray message published on a presence topic from outside is dropped, the next update still arrives', async () => {
+    const watcher = await raw();
+    await watcher.command('mesh/subscribe-presence', { roomName: 'room:stray' });
+    const channel = new RedisKeyLayout(keyPrefix).topicChannel({ kind: 'presence', name: 'room:stray' });
+    const redis = adminRedis();
+    try {
+      for (const junk of ['not json', '{"type":"join","roomName":"other","connectionId":"x","timestamp":1}', '{"type":"boom","roomName":"room:stray","connectionId":"x","timestamp":1}', '[]']) {
+        await publishFromOutside(redis, channel, junk);
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const member = await raw();
+    await member.command('mesh/join-room', { roomName: 'room:stray' });
+    const update = await watcher.waitFor((f) => f.command === 'mesh/presence-update');
+    expect(update.payload).toMatchObject({ type: 'join', roomName: 'room:stray' });
+    expect(watcher.frames.filter((f) => f.command === 'mesh/presence-update')).toHaveLength(1);
   });
 
   it('presence subscriptions per connection are capped (maxRoomsPerConnection); a closed connection leaves nothing behind', async () => {
