@@ -385,7 +385,8 @@ export class MeshClient<TCommands extends CommandMap = any> {
    * Watches a tracked room's presence: `callback` gets every `join`, `leave` and `state` update
    * from now on (and, after a reconnect, a `snapshot` of the renewed subscription). Resolves with
    * who is present and their states. On `success: false` (the room is not tracked, or its guard
-   * says no) the callback is dropped. Renewed after every reconnect.
+   * says no) the callback is dropped. Renewed after every reconnect. One callback per room: a
+   * second call for the same room replaces the first.
    */
   async subscribePresence(roomName: string, callback: PresenceCallback): Promise<PresenceSnapshot> {
     this.presence.watch(roomName, callback);
