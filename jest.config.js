@@ -31,6 +31,7 @@ module.exports = {
         '<rootDir>/test/sample/**/*.test.ts',
         '<rootDir>/test/recovery/**/*.test.ts',
         '<rootDir>/test/records/**/*.test.ts',
+        '<rootDir>/test/presence/**/*.test.ts',
         '<rootDir>/test/cluster-only/**/*.test.ts',
       ],
       // The outage suite (test/cluster) starts its own private 3-master cluster here to kill it

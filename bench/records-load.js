@@ -6,7 +6,8 @@
 // delivered (distinct versions per subscriber against the versions written), duplicates, versions
 // that went backwards, gaps (an update that skips versions) and resyncs (a patch subscriber's
 // client subscribing again, after a gap or a patch that did not apply: it gets the value in
-// full, and the versions it skipped count as not delivered).
+// full, and the versions it skipped count as not delivered), and subscribers left showing an
+// older version than the last one written.
 const { applyPatch } = require('fast-json-patch');
 const { MeshClient } = require('../dist/client');
 const { Histogram, sleep } = require('./common');
@@ -82,6 +83,7 @@ function onUpdate(s, { kind, version, value }) {
   const sub = subscribers[s];
   const last = sub.version;
   sub.version = Math.max(last, version);
+  sub.shown = version; // what the app shows now: an older version delivered late replaces a newer one
   sub.updates++;
   const w = window;
   if (kind === 'first' || version <= w.base) return;
@@ -138,6 +140,8 @@ const ops = {
       ...w.counts,
       byMode: { full: q(w.counts.byMode.full), patch: q(w.counts.byMode.patch) },
       behind: subscribers.filter((sub) => sub.version < end).length,
+      // Left showing an older version than the last one written (a late, out-of-order update had the last word).
+      stale: subscribers.filter((sub) => sub.shown !== end).length,
       ...q(h),
       latencyCount: h.count,
     };

@@ -120,8 +120,8 @@ export class MeshListenerError extends MeshClientError {
  */
 export class MeshResubscribeError extends MeshClientError {
   constructor(
-    readonly kind: 'channel' | 'room' | 'record' | 'collection',
-    /** The channel, room, record or collection name. */
+    readonly kind: 'channel' | 'room' | 'presence' | 'record' | 'collection',
+    /** The channel, room, record or collection name (for `presence`, the room whose presence subscription was refused). */
     readonly target: string,
   ) {
     super(`After reconnecting, the server refused ${kind} "${target}"; it was dropped`, MeshClientErrorCode.RESUBSCRIBE, 'ResubscribeError');

@@ -40,6 +40,7 @@ import {
 } from './live-records';
 import { InvokeHandlers } from './invoke-handlers';
 import { PingWatchdog } from './ping-watchdog';
+import { PresenceSubscriptions } from './presence-subscriptions';
 import { readPosition, StreamPositions, type StreamPosition } from './stream-positions';
 import { nodeRuntime } from './transport/node-runtime';
 import type { Transport, TransportCloseInfo, TransportConnection, TransportHandlers } from './transport/transport';
@@ -56,6 +57,11 @@ import {
   type JoinRoomResult,
   type MeshClientEventMap,
   type MeshClientOptions,
+  type PresenceCallback,
+  type PresenceSnapshot,
+  type PresenceStateOptions,
+  type PresenceStateSnapshot,
+  type PresenceUpdate,
   type SubscriptionRecoveredEvent,
   type MetadataStrategy,
   type ResolvedMeshClientOptions,
@@ -104,6 +110,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private readonly commands = new CommandTracker();
   private readonly channels = new ChannelSubscriptions((channel, error) => this.reportListenerError(`channel:${channel}`, error));
   private readonly rooms = new Set<string>();
+  private readonly presence = new PresenceSubscriptions((room, error) => this.reportListenerError(`presence:${room}`, error));
   /** Last offsets delivered of recoverable channels (`c:<name>`) and rooms (`r:<name>`). */
   private readonly positions = new StreamPositions();
   /** The id of the connection before the current one: a recoverable room does not replay what excluded it. */
@@ -308,15 +315,35 @@ export class MeshClient<TCommands extends CommandMap = any> {
       } else if (isErrorPayload(reply.frame.payload)) {
         this.events.emit('error', new MeshCommandError(renewal.command, reply.frame.payload));
       } else if ((reply.frame.payload as { success?: unknown } | undefined)?.success !== true) {
-        if (renewal.kind === 'room') this.rooms.delete(renewal.name);
-        else this.channels.remove(renewal.name);
+        if (renewal.kind === 'room') {
+          this.rooms.delete(renewal.name);
+          this.presence.left(renewal.name);
+        } else this.channels.remove(renewal.name);
         this.positions.delete(`${renewal.kind === 'room' ? 'r' : 'c'}:${renewal.name}`);
         this.events.emit('error', new MeshResubscribeError(renewal.kind, renewal.name));
       } else {
         const target = renewal.kind === 'room' ? { room: renewal.name } : { channel: renewal.name };
         this.settlePosition(`${renewal.kind === 'room' ? 'r' : 'c'}:${renewal.name}`, reply.frame.payload as object, target);
+        if (renewal.kind === 'room') this.restorePresenceStateSync(renewal.name, reply.frame.payload as JoinRoomResult, timeoutMs);
       }
     }
+    for (const roomName of this.presence.watched()) {
+      const reply = this.sendSync(this.names.subscribePresence, { roomName }, timeoutMs);
+      try {
+        if (reply.kind !== 'reply') this.events.emit('error', reply.kind === 'timeout' ? new MeshTimeoutError(this.names.subscribePresence, timeoutMs) : new MeshConnectionLostError(this.names.subscribePresence));
+        else this.presenceRenewed(roomName, reply.frame.payload as PresenceSnapshot);
+      } catch (error) {
+        this.events.emit('error', error as MeshClientError);
+      }
+    }
+  }
+
+  /** `restorePresenceState`, blocking. */
+  private restorePresenceStateSync(roomName: string, reply: JoinRoomResult, timeoutMs: number): void {
+    this.presence.joined(roomName, reply.presence);
+    if (!reply.presence || reply.presence.resumed) return;
+    const state = this.presence.stateToRestore(roomName);
+    if (state) this.sendSync(this.names.publishPresenceState, { roomName, ...state }, timeoutMs);
   }
 
   /**
@@ -359,6 +386,7 @@ export class MeshClient<TCommands extends CommandMap = any> {
     if (reply?.success) {
       this.rooms.add(roomName);
       this.settlePosition(`r:${roomName}`, reply);
+      this.presence.joined(roomName, reply.presence);
     }
     return reply;
   }
@@ -366,8 +394,56 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** Leaves a room (and stops re-joining it). */
   leaveRoom(roomName: string): Promise<{ success: boolean }> {
     this.rooms.delete(roomName);
+    this.presence.left(roomName);
     this.positions.delete(`r:${roomName}`);
     return this.builtin<{ success: boolean }>(this.names.leaveRoom, { roomName });
+  }
+
+  /**
+   * Watches a tracked room's presence: `callback` gets every `join`, `leave` and `state` update
+   * from now on (and, after a reconnect, a `snapshot` of the renewed subscription). Resolves with
+   * who is present and their states. On `success: false` (the room is not tracked, or its guard
+   * says no) the callback is dropped. Renewed after every reconnect. One callback per room: a
+   * second call for the same room replaces the first.
+   */
+  async subscribePresence(roomName: string, callback: PresenceCallback): Promise<PresenceSnapshot> {
+    this.presence.watch(roomName, callback);
+    try {
+      const reply = await this.builtin<PresenceSnapshot>(this.names.subscribePresence, { roomName });
+      if (!reply?.success) this.presence.unwatch(roomName);
+      return { success: reply?.success === true, present: reply?.present ?? [], states: reply?.states ?? {} };
+    } catch (err) {
+      this.presence.unwatch(roomName);
+      throw err;
+    }
+  }
+
+  /** Stops watching a room's presence; resolves with whether it was watched. */
+  unsubscribePresence(roomName: string): Promise<boolean> {
+    this.presence.unwatch(roomName);
+    return this.builtin<boolean>(this.names.unsubscribePresence, { roomName });
+  }
+
+  /**
+   * Publishes this member's state in a tracked room it is in (false if it is not, or the state is
+   * falsy). Published again after a reconnect, with what is left of `expireAfter`, unless the
+   * server kept it (the client took its presence over).
+   */
+  async publishPresenceState(roomName: string, options: PresenceStateOptions): Promise<boolean> {
+    const stored = await this.builtin<boolean>(this.names.publishPresenceState, { roomName, state: options.state, expireAfter: options.expireAfter, silent: options.silent });
+    if (stored === true) this.presence.published(roomName, options);
+    return stored === true;
+  }
+
+  /** Clears this member's state in a room (subscribers get `state: null`). */
+  async clearPresenceState(roomName: string): Promise<boolean> {
+    this.presence.cleared(roomName);
+    return (await this.builtin<boolean>(this.names.clearPresenceState, { roomName })) === true;
+  }
+
+  /** Reads a tracked room's presence (ids only) and states without subscribing. */
+  getPresenceState(roomName: string): Promise<PresenceStateSnapshot> {
+    return this.builtin<PresenceStateSnapshot>(this.names.getPresenceState, { roomName });
   }
 
   /** Resolves with a room's metadata (null when it has none). */
@@ -721,6 +797,10 @@ export class MeshClient<TCommands extends CommandMap = any> {
         return this.live.onDeleted(payload);
       case this.names.collectionDiff:
         return this.live.onDiff(payload);
+      case this.names.presenceUpdate:
+        if (typeof (payload as PresenceUpdate | undefined)?.roomName === 'string') this.presence.deliver(payload as PresenceUpdate);
+        this.events.emit(command, payload);
+        return;
       case this.names.subscriptionMessage: {
         const { channel, message } = (payload ?? {}) as { channel?: unknown; message?: unknown };
         if (typeof channel !== 'string') return;
@@ -763,8 +843,12 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const renewals = [
       ...[...this.rooms].map(async (roomName) => {
         const reply = await this.builtin<JoinRoomResult>(this.names.joinRoom, this.rejoinPayload(roomName), true);
-        if (reply?.success) return this.settlePosition(`r:${roomName}`, reply, { room: roomName });
+        if (reply?.success) {
+          this.settlePosition(`r:${roomName}`, reply, { room: roomName });
+          return this.restorePresenceState(roomName, reply);
+        }
         this.rooms.delete(roomName);
+        this.presence.left(roomName);
         this.positions.delete(`r:${roomName}`);
         throw new MeshResubscribeError('room', roomName);
       }),
@@ -776,10 +860,31 @@ export class MeshClient<TCommands extends CommandMap = any> {
         throw new MeshResubscribeError('channel', entry.channel);
       }),
       ...this.live.restore(),
+      ...this.presence.watched().map(async (roomName) => {
+        const reply = await this.builtin<PresenceSnapshot>(this.names.subscribePresence, { roomName }, true);
+        this.presenceRenewed(roomName, reply);
+      }),
     ];
     for (const outcome of await Promise.allSettled(renewals)) {
       if (outcome.status === 'rejected') this.events.emit('error', outcome.reason as MeshClientError);
     }
+  }
+
+  /** A rejoined room's presence: the new ticket, and this member's state published again unless the takeover kept it. */
+  private async restorePresenceState(roomName: string, reply: JoinRoomResult): Promise<void> {
+    this.presence.joined(roomName, reply.presence);
+    if (!reply.presence || reply.presence.resumed) return;
+    const state = this.presence.stateToRestore(roomName);
+    if (state) await this.publishPresenceState(roomName, state);
+  }
+
+  /** A renewed presence subscription: its callback gets the snapshot; a refused one is dropped. */
+  private presenceRenewed(roomName: string, reply: PresenceSnapshot | undefined): void {
+    if (!reply?.success) {
+      this.presence.unwatch(roomName);
+      throw new MeshResubscribeError('presence', roomName);
+    }
+    this.presence.deliver({ type: 'snapshot', roomName, present: reply.present ?? [], states: reply.states ?? {} });
   }
 
   /** `<prefix>/subscribe-channel` again after a reconnect: with the last position of a recoverable channel. */
@@ -791,7 +896,11 @@ export class MeshClient<TCommands extends CommandMap = any> {
   /** `<prefix>/join-room` again after a reconnect: with the last position of a recoverable room, and the id it had then. */
   private rejoinPayload(roomName: string): Record<string, unknown> {
     const position = this.positions.get(`r:${roomName}`);
-    return position ? { roomName, recover: { ...position, connectionId: this.previousConnectionId } } : { roomName };
+    const payload: Record<string, unknown> = position ? { roomName, recover: { ...position, connectionId: this.previousConnectionId } } : { roomName };
+    // A tracked room: the presence identity held before, so that this client takes it over.
+    const claim = this.presence.claim(roomName);
+    if (claim) payload.presence = claim;
+    return payload;
   }
 
   /** A message of a recoverable channel or room: false if it was delivered already. */

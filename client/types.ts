@@ -175,6 +175,60 @@ export interface JoinRoomResult {
   /** After a reconnect, in a recoverable room: whether every broadcast missed was delivered, and how many. */
   recovered?: boolean;
   missed?: number;
+  /**
+   * A room whose presence the server tracks: this member's presence identity, and the secret that
+   * lets this client take it over after a reconnect (sent back by the client itself; keep it private).
+   */
+  presence?: PresenceTicket;
+}
+
+/** A member's presence identity in a tracked room (see `JoinRoomResult.presence`). */
+export interface PresenceTicket {
+  /** The id others see in presence: this connection's id, or the one it had before a reconnect. */
+  id: string;
+  secret?: string;
+  /** After a reconnect: the client took its earlier presence over (nobody saw it leave; its state was kept). */
+  resumed?: boolean;
+}
+
+/** A member of a tracked room: its id, and its metadata as far as the server shows it. */
+export interface PresenceMember {
+  id: string;
+  metadata?: unknown;
+}
+
+/** What a presence callback receives (`subscribePresence`). */
+export type PresenceUpdate =
+  | { type: 'join' | 'leave'; connectionId: string; roomName: string; timestamp: number }
+  /** A member's state; `null` when it was cleared or expired. */
+  | { type: 'state'; connectionId: string; roomName: string; state: unknown; timestamp: number }
+  /** After a reconnect: the room's presence as the renewed subscription found it (replace what you had). */
+  | { type: 'snapshot'; roomName: string; present: PresenceMember[]; states: Record<string, unknown> };
+
+export type PresenceCallback = (update: PresenceUpdate) => void;
+
+/** Reply of `subscribePresence()`: who is present and their states (keyed by presence id). */
+export interface PresenceSnapshot {
+  success: boolean;
+  present: PresenceMember[];
+  states: Record<string, unknown>;
+}
+
+/** Reply of `getPresenceState()`: ids only. */
+export interface PresenceStateSnapshot {
+  success: boolean;
+  present: string[];
+  states: Record<string, unknown>;
+}
+
+/** What `publishPresenceState()` takes. */
+export interface PresenceStateOptions {
+  /** Any JSON value but a falsy one (the server refuses those). */
+  state: unknown;
+  /** Dropped after this many ms (subscribers get `state: null`). */
+  expireAfter?: number;
+  /** Stored without telling subscribers. */
+  silent?: boolean;
 }
 
 /**

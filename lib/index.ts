@@ -49,6 +49,10 @@ export type { WriteRecordOptions, RecordOperation, RecordOperationResult, Record
 export type { RecordWriteStrategy } from './records/record-value';
 export type { RecordMode } from './records/record-subscriptions';
 export type { CollectionResolver, ExposeCollectionOptions } from './collections/collection-exposures';
+// Presence of tracked rooms
+export type { TrackPresenceOptions, PresenceGuard } from './presence/presence-options';
+export type { RoomPresence, PresentMember, PresenceTicket, PublishPresenceStateOptions } from './presence/presence-manager';
+export type { PresenceEvent } from './presence/presence-event';
 
 // The client registry, for direct use and custom backends
 export type { RegisteredClient, RegisterResult } from './registry/registered-client';

@@ -22,6 +22,8 @@ import { RecordManager, type RecordOperation, type RecordOperationResult, type R
 import { isRecordWriteStrategy } from './records/record-value';
 import { CollectionManager } from './collections/collection-manager';
 import type { CollectionResolver, ExposeCollectionOptions } from './collections/collection-exposures';
+import { PresenceManager, type PublishPresenceStateOptions, type RoomPresence } from './presence/presence-manager';
+import type { PresenceGuard, TrackPresenceOptions } from './presence/presence-options';
 
 export interface BroadcastOptions {
   /** Connections (or ids) that must not receive it. */
@@ -84,6 +86,7 @@ export class MeshServer {
     private readonly nodeHealth: NodeHealth,
     private readonly records: RecordManager,
     private readonly collections: CollectionManager,
+    private readonly presence: PresenceManager,
   ) {}
 
   /**
@@ -371,5 +374,33 @@ export class MeshServer {
    */
   exposeCollection(pattern: string | RegExp, resolver: CollectionResolver, options?: ExposeCollectionOptions): void {
     this.collections.exposures.add(pattern, resolver, options);
+  }
+
+  // ---- presence (docs/presence.md) ------------------------------------------------------
+
+  /**
+   * Tracks the presence of rooms matching `pattern`: their members (however they joined) are
+   * present, and clients may watch them with `<prefix>/subscribe-presence` and publish a state.
+   * The second argument is a guard (who may watch and publish a state) or
+   * `{ ttl?, guard?, maxStateBytes? }`; `ttl` is how long a member whose connection was lost
+   * stays present waiting for it to come back (default 5000 ms). First matching pattern wins.
+   */
+  trackPresence(pattern: string | RegExp, guardOrOptions?: PresenceGuard | TrackPresenceOptions): void {
+    this.presence.track(pattern, guardOrOptions);
+  }
+
+  /** Who is present in a tracked room (metadata as `visibleMetadata` / `allowClientMetadataReads` allow) and their states; one store read. */
+  getPresence(room: string): Promise<RoomPresence> {
+    return this.presence.get(roomName(room));
+  }
+
+  /** Publishes a member's presence state as if it had sent it; false if it is not present in the (tracked) room. */
+  publishPresenceState(connection: ConnectionRef, room: string, state: unknown, options?: PublishPresenceStateOptions): Promise<boolean> {
+    return this.presence.publishState(connectionId(connection), roomName(room), state, options);
+  }
+
+  /** Clears a member's presence state (subscribers get `state: null`); false if it is not present. */
+  clearPresenceState(connection: ConnectionRef, room: string): Promise<boolean> {
+    return this.presence.clearState(connectionId(connection), roomName(room));
   }
 }

@@ -7,6 +7,8 @@ export const MESH_BROKER = Symbol('MESH_BROKER');
 export const MESH_SHARED_STATE = Symbol('MESH_SHARED_STATE');
 /** Node ids, heartbeats, leadership, dead nodes (`MembershipStore`). */
 export const MESH_MEMBERSHIP_STORE = Symbol('MESH_MEMBERSHIP_STORE');
+/** Presence of tracked rooms (`PresenceStore`). */
+export const MESH_PRESENCE_STORE = Symbol('MESH_PRESENCE_STORE');
 /** Claims and outcomes of idempotent commands (`IdempotencyStore`). */
 export const MESH_IDEMPOTENCY_STORE = Symbol('MESH_IDEMPOTENCY_STORE');
 /** The records' store (`RecordStore`): Redis with a `redis` option, memory without. */

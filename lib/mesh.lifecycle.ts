@@ -1,3 +1,4 @@
+import { PresenceManager } from './presence/presence-manager';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
@@ -41,6 +42,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly membership: NodeMembership,
     private readonly bus: NodeBus,
     private readonly messages: NodeMessageDispatcher,
+    private readonly presence: PresenceManager,
   ) {}
 
   /** Nest runs a module's init hooks concurrently: shutdown must wait for a start in progress. */
@@ -100,6 +102,7 @@ export class MeshLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     await this.starting?.catch(() => undefined);
     if (!this.started) return;
     await this.transport.close();
+    await this.presence.shutdown();
     this.bus.stop();
     // Leaving the cluster needs Redis. If it cannot be reached, shutdown must not hang on it:
     // after nodeTtl the leader removes this node's state anyway, so waiting longer is pointless.

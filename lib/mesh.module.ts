@@ -26,7 +26,7 @@ import { RecordManager } from './records/record-manager';
 import { RecordCommands } from './records/record-commands';
 import { CollectionManager } from './collections/collection-manager';
 import { CollectionCommands } from './collections/collection-commands';
-import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_RECORD_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
+import { MESH_BROKER, MESH_CLIENT_REGISTRY_BACKEND, MESH_COMMAND_NAMES, MESH_IDEMPOTENCY_STORE, MESH_MEMBERSHIP_STORE, MESH_PRESENCE_STORE, MESH_RECORD_STORE, MESH_SHARED_STATE, MESH_STATE } from './mesh.constants';
 import { builtinCommandNames } from './protocol';
 import { BuiltinCommandTable } from './commands/builtin-command-table';
 import { MeshClientMemoryRegistry } from './registry/mesh-client-memory-registry';
@@ -37,6 +37,8 @@ import { MESH_RESOLVED_OPTIONS, resolveMeshOptions } from './mesh-options';
 import { MeshServer } from './mesh-server';
 import type { MeshModuleOptions, ResolvedMeshOptions } from './interfaces/mesh-module-options.interface';
 import { RoomManager } from './rooms/room-manager';
+import { RoomHooks } from './rooms/room-hooks';
+import { PresenceManager } from './presence/presence-manager';
 import { createMeshState, type MeshState } from './state/mesh-state';
 import { MeshTransport } from './transport/mesh-transport';
 import { NodeHealth } from './cluster/node-health';
@@ -56,6 +58,7 @@ const MESH_PROVIDERS: Provider[] = [
   { provide: MESH_BROKER, useFactory: (state: MeshState) => state.broker, inject: [MESH_STATE] },
   { provide: MESH_SHARED_STATE, useFactory: (state: MeshState) => state.state, inject: [MESH_STATE] },
   { provide: MESH_MEMBERSHIP_STORE, useFactory: (state: MeshState) => state.membership, inject: [MESH_STATE] },
+  { provide: MESH_PRESENCE_STORE, useFactory: (state: MeshState) => state.presence, inject: [MESH_STATE] },
   { provide: MESH_CLIENT_REGISTRY_BACKEND, useFactory: createRegistryBackend, inject: [MESH_RESOLVED_OPTIONS, MESH_STATE] },
   { provide: MESH_RECORD_STORE, useFactory: (state: MeshState) => state.records, inject: [MESH_STATE] },
   { provide: MESH_IDEMPOTENCY_STORE, useFactory: createIdempotencyStore, inject: [MESH_STATE] },
@@ -76,6 +79,8 @@ const MESH_PROVIDERS: Provider[] = [
   CommandDispatcher,
   ChannelManager,
   RoomManager,
+  RoomHooks,
+  PresenceManager,
   MessageRouter,
   StreamDelivery,
   TopicListeners,

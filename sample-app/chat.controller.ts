@@ -54,6 +54,9 @@ export class ChatController implements OnModuleInit {
     // missed when it comes back, within the last 1,000 messages and 5 minutes.
     this.mesh.exposeChannel(/^feed:.+$/, undefined, { recover: RECOVERY_WINDOW });
     this.mesh.exposeRoom(/^lobby(:.+)?$/, undefined, { recover: RECOVERY_WINDOW });
+    // Who is in the lobbies: members are present however they joined; a client that drops and
+    // comes back within 5 s (the default ttl) does not flap leave/join.
+    this.mesh.trackPresence(/^lobby(:.+)?$/);
   }
 
   @MeshCommand('echo')

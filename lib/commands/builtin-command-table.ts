@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ChannelManager } from '../channels/channel-manager';
 import type { Connection } from '../connection/connection';
 import { ConnectionManager } from '../connection/connection-manager';
+import { ConnectionEvents } from '../connection/connection-events';
 import { combineMetadata } from '../connection/metadata-merge';
 import { MeshLimitError } from '../errors';
 import { MESH_COMMAND_NAMES, MESH_SHARED_STATE } from '../mesh.constants';
@@ -34,6 +35,7 @@ export class BuiltinCommandTable {
     private readonly channels: ChannelManager,
     private readonly rooms: RoomManager,
     private readonly connections: ConnectionManager,
+    private readonly events: ConnectionEvents,
   ) {
     const forbidden = (what: string): ErrorPayload => ({ error: `${what} is not allowed`, code: ErrorCode.FORBIDDEN, name: ErrorName.FORBIDDEN });
     const set = (name: string, fn: BuiltinCommand) => this.builtins.set(name, fn);
@@ -47,7 +49,7 @@ export class BuiltinCommandTable {
       const limit = field(p, 'limit');
       return { success: true, history: await this.channels.history(channel as string, limit === undefined ? 50 : limit) };
     });
-    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName'), field(p, 'recover')));
+    set(names.joinRoom, (c, p) => this.rooms.clientJoin(c, field(p, 'roomName'), field(p, 'recover'), field(p, 'presence')));
     set(names.leaveRoom, async (c, p) => {
       const room = field(p, 'roomName');
       if (typeof room === 'string' && room.length > 0) await this.rooms.leave(room, c.id);
@@ -70,6 +72,7 @@ export class BuiltinCommandTable {
         if (Buffer.byteLength(JSON.stringify(next ?? null)) > most) throw new MeshLimitError(`Connection metadata would be over ${most} bytes (maxClientMetadataBytes)`);
         return next;
       });
+      if (written) await this.events.emitMetadataChange(c.id);
       return { success: written };
     });
     set(names.getConnectionMetadata, async (_c, p) => {

@@ -10,13 +10,14 @@ export type ConnectListener = (connection: Connection, authentication: Record<st
  * is written to the shared state (writes of their own, so a connect costs one round trip to
  * Redis, not one per writer), `connect` once both are done (before the client gets its id), and
  * `disconnect` after its socket closed, or after its registration failed (before its shared
- * state is removed). Listeners of each kind run one after the other, in the order added.
+ * state is removed), and `metadataChange` after its metadata was written. Listeners of each kind run one after the other, in the order added.
  */
 @Injectable()
 export class ConnectionEvents {
   private readonly registering: ConnectListener[] = [];
   private readonly connected: ConnectionListener[] = [];
   private readonly disconnected: ConnectionListener[] = [];
+  private readonly metadataChanged: Array<(connectionId: string) => void | Promise<void>> = [];
 
   onRegister(listener: ConnectListener): void {
     this.registering.push(listener);
@@ -28,6 +29,15 @@ export class ConnectionEvents {
 
   onDisconnect(listener: ConnectionListener): void {
     this.disconnected.push(listener);
+  }
+
+  /** A connection's metadata was written (on any node's behalf: the id may be of a connection elsewhere). */
+  onMetadataChange(listener: (connectionId: string) => void | Promise<void>): void {
+    this.metadataChanged.push(listener);
+  }
+
+  async emitMetadataChange(connectionId: string): Promise<void> {
+    for (const listener of this.metadataChanged) await listener(connectionId);
   }
 
   async emitRegister(connection: Connection, authentication?: Record<string, unknown>): Promise<void> {

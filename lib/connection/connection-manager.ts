@@ -4,6 +4,7 @@ import type { SharedState } from '../state/shared-state/shared-state';
 import { connectionId as idOf, type ConnectionRef } from './connection-ref';
 import { isMetadataStrategy, type MetadataStrategy } from '../protocol';
 import { combineMetadata } from './metadata-merge';
+import { ConnectionEvents } from './connection-events';
 
 export interface SetMetadataOptions {
   /** @default 'replace' */
@@ -19,7 +20,10 @@ export type MetadataEntry<TMeta = unknown> = Record<string, TMeta>;
  */
 @Injectable()
 export class ConnectionManager {
-  constructor(@Inject(MESH_SHARED_STATE) private readonly store: SharedState) {}
+  constructor(
+    @Inject(MESH_SHARED_STATE) private readonly store: SharedState,
+    private readonly events: ConnectionEvents,
+  ) {}
 
   /**
    * Sets a connection's metadata. Returns false (and writes nothing) if the connection is not
@@ -31,7 +35,10 @@ export class ConnectionManager {
       throw new TypeError(`Unknown metadata strategy "${String(strategy)}" (use "replace", "merge" or "deepMerge")`);
     }
     if (metadata === undefined) throw new TypeError('setMetadata: metadata must not be undefined (use null to clear it)');
-    return this.store.updateMetadata(idOf(connection), (current) => combineMetadata(current, metadata, strategy));
+    const id = idOf(connection);
+    const written = await this.store.updateMetadata(id, (current) => combineMetadata(current, metadata, strategy));
+    if (written) await this.events.emitMetadataChange(id);
+    return written;
   }
 
   /** A connection's metadata, or null. */

@@ -11,6 +11,7 @@ import type { ErrorPayload } from '../protocol';
 import { readClientPosition, type RecoverOptions, type StreamPosition } from '../recovery/recover-options';
 import { StreamDelivery } from '../recovery/stream-delivery';
 import { decodeRoomEntry, positionedFrame } from '../recovery/room-entry';
+import { RoomHooks } from './room-hooks';
 
 /** What `exposeRoom` takes besides the pattern and the guard. */
 export interface ExposeRoomOptions {
@@ -58,6 +59,7 @@ export class RoomManager {
     @Inject(MESH_RESOLVED_OPTIONS) private readonly options: ResolvedMeshOptions,
     private readonly router: MessageRouter,
     private readonly streams: StreamDelivery,
+    private readonly hooks: RoomHooks,
   ) {}
 
   /**
@@ -65,12 +67,17 @@ export class RoomManager {
    * `MeshLimitError` when it is in `maxRoomsPerConnection` rooms already.
    */
   async join(room: string, connectionId: string): Promise<boolean> {
+    return (await this.enter(room, connectionId)) !== null;
+  }
+
+  /** `join`, resolving with what the room hooks add to a client's join reply (null if not connected); `claim` is for them. */
+  private async enter(room: string, connectionId: string, claim?: unknown): Promise<Record<string, unknown> | null> {
     const joining = this.router.joining(room, connectionId);
     try {
       const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
-      if (owner === null) return false;
+      if (owner === null) return null;
       await this.router.membershipChanged('joined', room, connectionId, owner);
-      return true;
+      return await this.hooks.joined(room, connectionId, owner, claim);
     } finally {
       joining?.done();
     }
@@ -81,6 +88,7 @@ export class RoomManager {
     const owner = await this.store.removeFromRoom(room, connectionId);
     if (owner === null) return false;
     await this.router.membershipChanged('left', room, connectionId, owner);
+    await this.hooks.left(room, connectionId);
     return true;
   }
 
@@ -88,6 +96,7 @@ export class RoomManager {
   async clear(room: string): Promise<void> {
     await this.store.clearRoom(room);
     await this.router.roomCleared(room);
+    await this.hooks.cleared(room);
   }
 
   expose(pattern: string | RegExp, guard?: ExposureGuard, options: ExposeRoomOptions = {}): void {
@@ -112,28 +121,31 @@ export class RoomManager {
    * there. If the list cannot be read, or is too large to send (ETOOLARGE), a new join is undone,
    * so a client is never a member while told it failed.
    */
-  async clientJoin(connection: Connection, room: unknown, recover?: unknown): Promise<ClientJoinReply | ErrorPayload> {
+  async clientJoin(connection: Connection, room: unknown, recover?: unknown, presence?: unknown): Promise<ClientJoinReply | ErrorPayload> {
     if (!(await this.mayJoin(connection, room))) return { success: false };
     const name = room as string;
     // The connection is on this node, so the local room index knows whether it was in already.
     const wasMember = this.router.hasLocalMember(name, connection.id);
     const window = this.streams.rooms.of(name);
     let position: Omit<Extract<ClientJoinReply, { success: true }>, 'success' | 'present'> = {};
+    // What the room hooks add (presence: the member's ticket); `presence` is the client's claim for them.
+    let extra: Record<string, unknown> | null = null;
+    const join = async () => (extra = await this.enter(name, connection.id, presence)) !== null;
     if (window) {
       const previous = previousConnectionId(recover);
       const frameOf = (entry: { message: string }, at: StreamPosition) => {
         const kept = decodeRoomEntry(entry.message);
         return kept && !(previous && kept.exclude.includes(previous)) ? positionedFrame(kept.frame, name, at) : undefined;
       };
-      const outcome = await this.streams.enter(connection, { kind: 'room', name }, window, readClientPosition(recover), () => this.join(name, connection.id), frameOf);
+      const outcome = await this.streams.enter(connection, { kind: 'room', name }, window, readClientPosition(recover), join, frameOf);
       if (!outcome) return { success: false };
       position = { epoch: outcome.position.epoch, offset: outcome.position.offset };
       if (outcome.recovered !== undefined) Object.assign(position, { recovered: outcome.recovered, missed: outcome.missed ?? 0 });
-    } else if (!(await this.join(name, connection.id))) return { success: false };
+    } else if (!(await join())) return { success: false };
     const undo = () => (wasMember ? Promise.resolve(false) : this.leave(name, connection.id));
     let reply: Extract<ClientJoinReply, { success: true }>;
     try {
-      reply = { success: true, present: await this.present(name), ...position };
+      reply = { success: true, present: await this.present(name), ...position, ...(extra ?? {}) };
     } catch (error) {
       await undo().catch(() => undefined);
       throw error;

@@ -7,6 +7,9 @@ import { MemoryMembershipStore } from './membership/memory-membership-store';
 import type { MembershipStore } from './membership/membership-store';
 import { RedisMembershipStore } from './membership/redis-membership-store';
 import { RedisConnections } from './redis/redis-connections';
+import { MemoryPresenceStore } from './presence/memory-presence-store';
+import type { PresenceStore } from './presence/presence-store';
+import { RedisPresenceStore } from './presence/redis-presence-store';
 import { MemorySharedState } from './shared-state/memory-shared-state';
 import { RedisSharedState } from './shared-state/redis-shared-state';
 import type { SharedState } from './shared-state/shared-state';
@@ -20,6 +23,7 @@ export interface MeshState {
   state: SharedState;
   membership: MembershipStore;
   records: RecordStore;
+  presence: PresenceStore;
   redis?: RedisConnections;
   /** The command connection, for the client registry (Redis mode only). */
   readonly client?: Redis;
@@ -33,7 +37,16 @@ export interface MeshState {
 export function createMeshState(options: ResolvedMeshOptions): MeshState {
   if (!options.redis) {
     const broker = new MemoryBroker();
-    return { broker, state: new MemorySharedState(), membership: new MemoryMembershipStore(), records: new MemoryRecordStore(broker), connect: async () => undefined, close: async () => undefined };
+    const presence = new MemoryPresenceStore((room, event) => void broker.publishTopic({ kind: 'presence', name: room }, event));
+    return {
+      broker,
+      state: new MemorySharedState(),
+      membership: new MemoryMembershipStore(),
+      presence,
+      records: new MemoryRecordStore(broker),
+      connect: async () => undefined,
+      close: async () => undefined,
+    };
   }
   const redis = new RedisConnections(options.redis, options.keyPrefix);
   return {
@@ -41,6 +54,7 @@ export function createMeshState(options: ResolvedMeshOptions): MeshState {
     state: new RedisSharedState(redis),
     membership: new RedisMembershipStore(redis),
     records: new RedisRecordStore(redis),
+    presence: new RedisPresenceStore(redis),
     redis,
     client: redis.commands,
     connect: () => redis.connect(),

@@ -2,7 +2,7 @@
  * The demo page's script, bundled for the browser at build time (scripts/build-assets.js) and
  * served by the sample app at `/demo.js`. Plain DOM code: what a front end does with the client.
  */
-import { MeshClient, isErrorPayload, type CollectionDiff, type ErrorPayload, type RecordUpdate } from '../../client';
+import { MeshClient, isErrorPayload, type CollectionDiff, type ErrorPayload, type PresenceMember, type PresenceUpdate, type RecordUpdate } from '../../client';
 
 interface Session {
   userId: string;
@@ -126,6 +126,44 @@ async function increment(): Promise<void> {
   output.textContent = isErrorPayload(reply) ? describeError(reply) : String(reply.value);
 }
 
+/** Who is in the room (the server tracks presence in `lobby`): presence id → what the page shows. */
+const present = new Map<string, string>();
+
+function memberLabel({ id, metadata }: PresenceMember): string {
+  const userId = (metadata as { userId?: unknown } | undefined)?.userId;
+  return typeof userId === 'string' ? userId : `anonymous ${id.slice(0, 8)}`;
+}
+
+function showPresent(members: PresenceMember[]): void {
+  present.clear();
+  for (const member of members) present.set(member.id, memberLabel(member));
+  const list = byId<HTMLUListElement>('presence');
+  list.replaceChildren(
+    ...[...present].map(([id, label]) => {
+      const item = document.createElement('li');
+      item.dataset.presenceId = id;
+      item.textContent = label;
+      return item;
+    }),
+  );
+}
+
+/** Reads the room's presence again (with who each member is) and keeps watching it. */
+async function watchPresence(): Promise<void> {
+  const snapshot = await client.subscribePresence(ROOM, onPresence);
+  if (snapshot.success) showPresent(snapshot.present);
+}
+
+function onPresence(update: PresenceUpdate): void {
+  if (update.type === 'snapshot') return showPresent(update.present);
+  // A join carries only the id: read the list again to show who it is.
+  if (update.type === 'join') return void watchPresence();
+  if (update.type === 'leave') {
+    present.delete(update.connectionId);
+    byId('presence').querySelector(`[data-presence-id="${CSS.escape(update.connectionId)}"]`)?.remove();
+  }
+}
+
 async function joinRoom(): Promise<void> {
   const reply = (await client.command('join-room', { roomName: ROOM })) as { success: boolean } | ErrorPayload;
   inRoom = !isErrorPayload(reply) && reply.success;
@@ -223,6 +261,7 @@ async function connect(): Promise<void> {
   showIdentity();
   await client.connect();
   await followDocuments();
+  await watchPresence();
   if (inRoom) await joinRoom();
   const wanted = channel;
   channel = null;

@@ -48,6 +48,9 @@ describe('the demo page, two nodes, two browser pages', () => {
     }
   }
 
+  /** Runs in the page: whether the presence list shows exactly these names (sorted, comma-separated). */
+  const presenceShows = (names: string) => Array.from(document.querySelectorAll('#presence li'), (item) => item.textContent).sort().join(',') === names;
+
   const online = (page: Page) => page.waitForSelector('#status[data-state="online"]', { timeout: 15_000 });
 
   async function signIn(page: Page, userId: string): Promise<void> {
@@ -83,6 +86,8 @@ describe('the demo page, two nodes, two browser pages', () => {
       await alice.waitForFunction(() => document.getElementById('present')?.textContent === 'you are in the room');
       await bob.click('#join-room');
       await alice.waitForFunction(() => document.getElementById('room-events')?.textContent?.includes('bob joined'));
+      // The lobby's presence, watched from both pages: who is here, by user id.
+      for (const page of [alice, bob]) await page.waitForFunction(presenceShows, 'alice,bob', { timeout: 5000 });
     });
 
     await step('chat', async () => {
@@ -122,6 +127,8 @@ describe('the demo page, two nodes, two browser pages', () => {
     });
 
     await step('restart', async () => {
+      const bobBefore = await alice.evaluate(() => Array.from(document.querySelectorAll('#presence li')).find((item) => item.textContent === 'bob')?.getAttribute('data-presence-id'));
+      expect(bobBefore).toEqual(expect.any(String));
       const port = nodeB.port;
       await nodeB.stop('SIGKILL');
       await bob.waitForSelector('#status[data-state="reconnecting"]', { timeout: 10_000 });
@@ -134,6 +141,12 @@ describe('the demo page, two nodes, two browser pages', () => {
       // The document subscription was renewed too: bob's edit reaches alice.
       await bob.fill('#doc-text', 'bob, after the restart');
       await alice.waitForFunction(() => (document.getElementById('doc-text') as HTMLTextAreaElement).value === 'bob, after the restart', undefined, { timeout: 10_000 });
+      // Bob's old connection left the lobby's presence with its dead node; he is there once, under his new connection.
+      await alice.waitForFunction(
+        ({ names, gone }) => Array.from(document.querySelectorAll('#presence li'), (item) => item.textContent).sort().join(',') === names && !document.querySelector(`[data-presence-id="${gone}"]`),
+        { names: 'alice,bob', gone: bobBefore },
+        { timeout: 10_000 },
+      );
       mkdirSync(ARTIFACTS, { recursive: true });
       await bob.screenshot({ path: join(ARTIFACTS, 'demo-after-restart-bob.png'), fullPage: true });
     });

@@ -13,9 +13,9 @@ const TOPIC_TAGS: Record<TopicKind, string> = { record: 'rec:', presence: 'r:', 
  * in one hash slot (and on one shard):
  *
  * - `{cluster}`: node ids, heartbeats, the leader lock, dead nodes, the broadcast channel (small, rare writes);
- * - `{c:<connection>}`: a connection's owner node and metadata (a hash) and its rooms (a set);
- * - `{r:<room>}`: a room's members, its metadata and its message channel;
- * - `{n:<node>}`: a node's connections, its registered clients, its orphans and its inbox channel;
+ * - `{c:<connection>}`: a connection's owner node and metadata (a hash), its rooms (a set) and its presence identities;
+ * - `{r:<room>}`: a room's members, its metadata, its message channel, its presence and its presence topic;
+ * - `{n:<node>}`: a node's connections (also those with presence), its registered clients, its orphans and its inbox channel;
  * - `{ik:<digest>}`: one idempotency key's run and its kept reply (see lib/commands/idempotent-runs.ts);
  * - `{cl:<client>}`: a client's registration (owner, epoch, metadata);
  * - `{rec:<record>}`: a versioned record (a hash: value, version) and its topic; records whose ids
@@ -64,6 +64,10 @@ export class RedisKeyLayout {
   connectionRooms(connectionId: string): string {
     return `${this.prefix}{c:${connectionId}}:rooms`;
   }
+  /** Hash: the presence identities a connection holds, room → id (its own id, or the one it took over). */
+  connectionPresence(connectionId: string): string {
+    return `${this.prefix}{c:${connectionId}}:presence`;
+  }
 
   // {r:<room>}
   /** Set of a room's member connection ids. */
@@ -73,6 +77,14 @@ export class RedisKeyLayout {
   /** String: a room's metadata (JSON). */
   roomMetadata(room: string): string {
     return `${this.prefix}{r:${room}}:meta`;
+  }
+  /** Hash: a tracked room's present members, id → "<holding connection>\n<secret digest>\n<visible metadata>". */
+  roomPresence(room: string): string {
+    return `${this.prefix}{r:${room}}:present`;
+  }
+  /** Hash: a tracked room's member states, id → "<expiresAt or 0>\n<state JSON>". */
+  roomPresenceStates(room: string): string {
+    return `${this.prefix}{r:${room}}:states`;
   }
   /** Channel: a room's broadcasts, subscribed by the nodes that have members of it. */
   roomChannel(room: string): string {
@@ -150,6 +162,10 @@ export class RedisKeyLayout {
   }
 
   // {n:<node>}
+  /** Set of a node's connections that hold presence somewhere (kept during their grace period, for the dead-node cleanup). */
+  nodePresence(nodeId: string): string {
+    return `${this.prefix}{n:${nodeId}}:presence`;
+  }
   /** Set of a node's connection ids. */
   nodeConnections(nodeId: string): string {
     return `${this.prefix}{n:${nodeId}}:connections`;
