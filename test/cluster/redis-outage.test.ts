@@ -66,7 +66,8 @@ describe('Redis outages', () => {
     try {
       await waitFor(async () => ((await t.mesh.health(1000)).listening ? undefined : true), 10_000, 'listening to turn false');
       const health = await t.mesh.health(1000);
-      expect(health).toMatchObject({ status: 'degraded', listening: false });
+      // Degraded (or down, if the Cluster client also had to open a command connection to that shard meanwhile: it is refused too).
+      expect([health.status, health.listening]).toEqual([expect.stringMatching(/^(degraded|down)$/), false]);
       expect(health.problems.join('\n')).toContain('The subscription connection is down');
     } finally {
       await letIn();
