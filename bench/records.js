@@ -150,7 +150,7 @@ async function runCell(plan, redis, admin, target, index, children) {
     // Niced: on 2 cores Redis shares the subscribers' core, and 100 subscribers at 500 updates/s
     // keep that core busy; un-niced they starved Redis and every nestjs-mesh write (two round
     // trips, one at a time per node and record) fell behind at 300/s (p50 0.5 s), which measured
-    // the load generator, not the target. Wake-ups of Redis now preempt it.
+    // the load generator, not the target. Niced, it yields the core to Redis.
     load = startNode(plan.cores?.load, 'records-load.js', {}, options.loadNice);
     children.push(load);
     const loadCall = rpc(load, `${target} subscribers`);
