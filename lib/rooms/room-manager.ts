@@ -26,7 +26,16 @@ export interface ExposeRoomOptions {
 
 /** What `<prefix>/join-room` answers. */
 export type ClientJoinReply =
-  | { success: true; present: RoomPresence[]; epoch?: string; offset?: number; recovered?: boolean; missed?: number }
+  | {
+      success: true;
+      present: RoomPresence[];
+      epoch?: string;
+      offset?: number;
+      recovered?: boolean;
+      missed?: number;
+      /** A room whose presence is tracked: the member's presence identity and the secret to take it over after a reconnect (docs/presence.md). */
+      presence?: { id: string; secret?: string; resumed?: boolean };
+    }
   | { success: false };
 
 /** The previous connection id a client sends with its position: its own excluded broadcasts are not replayed to it. */
