@@ -41,6 +41,8 @@ export interface RecordSnapshot<T = unknown> {
 
 /** A compare-and-set that keeps losing to other writers is given up after this many tries. */
 const MAX_COMMIT_ATTEMPTS = 100;
+/** Writes one node lets wait for one record (see `queued`). */
+export const MAX_QUEUED_WRITES_PER_RECORD = 1000;
 
 const parse = (stored: StoredRecord): unknown => (stored.json === null ? null : JSON.parse(stored.json));
 
@@ -56,8 +58,12 @@ export class RecordManager {
   readonly writable = new ExposureList('WritableRecord');
   readonly subscriptions = new RecordSubscriptions();
   private readonly frames: RecordFrames;
-  /** Writes of this node per record, one after the other: they never conflict with each other. */
-  private readonly writeQueues = new Map<string, Promise<unknown>>();
+  /**
+   * Writes of this node per record, one after the other (they never conflict with each other),
+   * with what the last of them committed: the next starts from it instead of reading the record
+   * again (the compare-and-set still catches a write from elsewhere). Dropped when the queue drains.
+   */
+  private readonly writeQueues = new Map<string, { tail: Promise<unknown>; length: number; last?: StoredRecord }>();
   private readonly interests: Array<(recordId: string) => boolean> = [];
   private readonly commitListeners: Array<(recordIds: string[]) => void> = [];
   private readonly updateListeners: Array<(recordId: string, message: RecordMessage) => void> = [];
@@ -138,8 +144,8 @@ export class RecordManager {
    * nothing). `maxBytes` limits the stored JSON (client writes).
    */
   write(recordId: string, value: unknown, strategy: RecordWriteStrategy = 'replace', maxBytes = Infinity): Promise<number> {
-    return this.queued(recordId, async () => {
-      let current = await this.store.get(recordId);
+    return this.queued(recordId, async (queue) => {
+      let current = queue.last ?? (await this.store.get(recordId));
       for (let attempt = 1; ; attempt++) {
         const computed = computeWrite(current.json, value, strategy);
         if (!computed) return current.version;
@@ -148,9 +154,11 @@ export class RecordManager {
         const change: RecordChange = { id: recordId, op: 'write', expected: current.version, json: computed.json, creates: current.json === null, message: encodeRecordWrite(version, computed.json, JSON.stringify(computed.patch)) };
         const outcome = await this.store.commit([change]);
         if (outcome.committed) {
+          queue.last = { json: computed.json, version };
           this.committed([recordId]);
           return version;
         }
+        queue.last = undefined;
         if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${attempt} times while being written; gave up`);
         current = outcome.current;
       }
@@ -162,15 +170,17 @@ export class RecordManager {
    * delete takes the next version, and a later write the one after: versions never repeat.
    */
   delete(recordId: string): Promise<boolean> {
-    return this.queued(recordId, async () => {
-      let current = await this.store.get(recordId);
+    return this.queued(recordId, async (queue) => {
+      let current = queue.last ?? (await this.store.get(recordId));
       for (let attempt = 1; ; attempt++) {
         if (current.json === null) return false;
         const outcome = await this.store.commit([{ id: recordId, op: 'delete', expected: current.version, message: encodeRecordDelete(current.version + 1) }]);
         if (outcome.committed) {
+          queue.last = { json: null, version: current.version + 1 };
           this.committed([recordId]);
           return true;
         }
+        queue.last = undefined;
         if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${attempt} times while being deleted; gave up`);
         current = outcome.current;
       }
@@ -257,16 +267,27 @@ export class RecordManager {
     for (const listener of this.commitListeners) listener(recordIds);
   }
 
-  private queued<T>(recordId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.writeQueues.get(recordId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.then(
+  /**
+   * Runs a write after this node's earlier writes to the record. At most
+   * MAX_QUEUED_WRITES_PER_RECORD wait: past that the write is refused (`MeshLimitError`) rather
+   * than queued without bound behind a record written faster than Redis can commit it.
+   */
+  private queued<T>(recordId: string, work: (queue: { last?: StoredRecord }) => Promise<T>): Promise<T> {
+    let queue = this.writeQueues.get(recordId);
+    if (queue && queue.length >= MAX_QUEUED_WRITES_PER_RECORD) {
+      return Promise.reject(new MeshLimitError(`${MAX_QUEUED_WRITES_PER_RECORD} writes to record "${recordId.slice(0, 100)}" are already waiting on this node; try again later`));
+    }
+    if (!queue) this.writeQueues.set(recordId, (queue = { tail: Promise.resolve(), length: 0 }));
+    const current = queue;
+    current.length++;
+    const run = () => work(current);
+    const next = current.tail.then(run, run);
+    current.tail = next.then(
       () => undefined,
       () => undefined,
     );
-    this.writeQueues.set(recordId, settled);
-    void settled.then(() => {
-      if (this.writeQueues.get(recordId) === settled) this.writeQueues.delete(recordId);
+    void current.tail.then(() => {
+      if (--current.length === 0 && this.writeQueues.get(recordId) === current) this.writeQueues.delete(recordId);
     });
     return next;
   }

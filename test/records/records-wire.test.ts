@@ -87,6 +87,17 @@ describe('records on the wire, across two nodes', () => {
     expect(pushes.map((f) => (f.payload as any).version)).toEqual(pushes.map((_, i) => reply.version + 1 + i));
   });
 
+  it('a node queues at most 1,000 writes to one record; the next is refused with ELIMIT, and the queued ones all commit', async () => {
+    const writes = Array.from({ length: 1001 }, (_, i) => a.mesh.writeRecord('doc:queued', { i }));
+    const outcomes = await Promise.allSettled(writes);
+    const refused = outcomes.filter((o) => o.status === 'rejected') as PromiseRejectedResult[];
+    expect(refused).toHaveLength(1);
+    expect(refused[0].reason).toMatchObject({ code: 'ELIMIT' });
+    expect(outcomes.indexOf(refused[0])).toBe(1000);
+    expect((await b.mesh.getRecordWithVersion('doc:queued')).version).toBe(1000);
+    expect(await a.mesh.writeRecord('doc:queued', { i: 'after' })).toBe(1001);
+  });
+
   it('client writes: only to writable records, within maxRecordBytes, with a clear error otherwise', async () => {
     const writer = await connect(b);
     const reader = await connect(a);
