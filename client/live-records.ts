@@ -63,8 +63,13 @@ interface RecordEntry {
   callback: RecordCallback<any>;
   value: unknown;
   version: number;
-  /** A (re)subscribe is on its way: updates until its reply are stale. */
+  /** A (re)subscribe is on its way: updates heard meanwhile wait for its reply (`early`). */
   subscribing: boolean;
+  /**
+   * Updates that came before the reply was handled: the server sends them after it, but one
+   * network read may hold both, and the reply's promise resumes after every frame of that read.
+   */
+  early?: unknown[];
 }
 
 interface CollectionEntry {
@@ -72,7 +77,12 @@ interface CollectionEntry {
   ids: Set<string>;
   version: number;
   subscribing: boolean;
+  /** Diffs that came before the subscribe reply was handled (see `RecordEntry.early`). */
+  early?: unknown[];
 }
+
+/** At most this many early pushes are kept per subscription; past it, a gap heals it. */
+const MAX_EARLY = 1000;
 
 /** What the client gives this module: requests (built-ins: error payloads throw) and where to report. */
 export interface LiveRecordsIo {
@@ -129,6 +139,9 @@ export class LiveRecords {
     entry.value = reply.record ?? null;
     entry.version = reply.version;
     if (changed) this.call(entry, { recordId, value: entry.value, version: entry.version });
+    const early = entry.early ?? [];
+    entry.early = undefined;
+    for (const payload of early) if (this.records.get(recordId) === entry && isUpdate(payload)) this.applyToRecord(recordId, entry, payload);
   }
 
   private call(entry: RecordEntry, update: RecordUpdate): void {
@@ -144,25 +157,32 @@ export class LiveRecords {
     if (!isUpdate(payload)) return;
     const { recordId, version } = payload;
     const entry = this.records.get(recordId);
-    if (entry && !entry.subscribing && version > entry.version) {
-      if (payload.patch !== undefined && payload.full === undefined) {
-        if (version !== entry.version + 1 || !Array.isArray(payload.patch)) return void this.resync(recordId, entry);
-        try {
-          entry.value = applyPatch(entry.value, payload.patch, false, false).newDocument;
-        } catch {
-          return void this.resync(recordId, entry);
-        }
-        entry.version = version;
-        this.call(entry, { recordId, value: entry.value, version, patch: payload.patch });
-      } else {
-        entry.value = payload.full ?? null;
-        entry.version = version;
-        this.call(entry, { recordId, value: entry.value, version });
-      }
-    }
+    if (entry?.subscribing) {
+      if ((entry.early ??= []).length < MAX_EARLY) entry.early.push(payload);
+    } else if (entry) this.applyToRecord(recordId, entry, payload);
     const value = payload.full !== undefined ? payload.full : entry?.value;
     for (const [collectionId, collection] of this.collections) {
       if (!collection.subscribing && collection.ids.has(recordId)) this.emitDiff(collectionId, collection, { added: [], removed: [], changed: [{ id: recordId, record: stamp(recordId, value) }], version });
+    }
+  }
+
+  /** One update to a record subscription: the next version (a patch applies), a newer full value, or a gap that resubscribes. */
+  private applyToRecord(recordId: string, entry: RecordEntry, payload: { version: number; full?: unknown; patch?: Operation[] }): void {
+    const { version } = payload;
+    if (version <= entry.version) return;
+    if (payload.patch !== undefined && payload.full === undefined) {
+      if (version !== entry.version + 1 || !Array.isArray(payload.patch)) return void this.resync(recordId, entry);
+      try {
+        entry.value = applyPatch(entry.value, payload.patch, false, false).newDocument;
+      } catch {
+        return void this.resync(recordId, entry);
+      }
+      entry.version = version;
+      this.call(entry, { recordId, value: entry.value, version, patch: payload.patch });
+    } else {
+      entry.value = payload.full ?? null;
+      entry.version = version;
+      this.call(entry, { recordId, value: entry.value, version });
     }
   }
 
@@ -221,6 +241,9 @@ export class LiveRecords {
     entry.ids = new Set(reply.ids);
     entry.version = reply.version;
     this.emitDiff(collectionId, entry, { added: reply.records, removed: [], changed: [], version: reply.version, reset: true });
+    const early = entry.early ?? [];
+    entry.early = undefined;
+    for (const payload of early) if (this.collections.get(collectionId) === entry) this.onDiff(payload);
   }
 
   private emitDiff(collectionId: string, entry: CollectionEntry, diff: Omit<CollectionDiff, 'collectionId'>): void {
@@ -236,6 +259,7 @@ export class LiveRecords {
     const { collectionId, added, removed, version } = (payload ?? {}) as { collectionId?: unknown; added?: unknown; removed?: unknown; version?: unknown };
     if (typeof collectionId !== 'string' || !Array.isArray(added) || !Array.isArray(removed) || typeof version !== 'number') return;
     const entry = this.collections.get(collectionId);
+    if (entry?.subscribing && (entry.early ??= []).length < MAX_EARLY) entry.early.push(payload);
     if (!entry || entry.subscribing || version <= entry.version) return;
     if (version !== entry.version + 1) return void this.resyncCollection(collectionId, entry);
     entry.version = version;

@@ -190,7 +190,12 @@ export class CollectionManager {
     return [...new Set(ids as string[])];
   }
 
+  /** As `RecordManager.release`: a turn of the event loop after the reply. */
   private release(subscription: CollectionSubscription): void {
+    setImmediate(() => this.flush(subscription));
+  }
+
+  private flush(subscription: CollectionSubscription): void {
     const held = subscription.held ?? [];
     subscription.held = undefined;
     for (const [recordId, message] of held) this.sendMemberUpdate(subscription, recordId, message);

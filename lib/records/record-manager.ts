@@ -41,6 +41,10 @@ export interface RecordSnapshot<T = unknown> {
 
 /** A compare-and-set that keeps losing to other writers is given up after this many tries. */
 const MAX_COMMIT_ATTEMPTS = 100;
+/** A commit refused because another writer is about to retry: give it this long (ms) before trying again. */
+const BLOCKED_RETRY_MS = 1;
+const waitForWaiter = () => new Promise<void>((resolve) => setTimeout(resolve, BLOCKED_RETRY_MS));
+
 /** Writes one node lets wait for one record (see `queued`). */
 export const MAX_QUEUED_WRITES_PER_RECORD = 1000;
 
@@ -146,7 +150,8 @@ export class RecordManager {
   write(recordId: string, value: unknown, strategy: RecordWriteStrategy = 'replace', maxBytes = Infinity): Promise<number> {
     return this.queued(recordId, async (queue) => {
       let current = queue.last ?? (await this.store.get(recordId));
-      for (let attempt = 1; ; attempt++) {
+      // Only lost races count: a wait for another writer's retry (blocked) ends by itself.
+      for (let conflicts = 0; ; ) {
         const computed = computeWrite(current.json, value, strategy);
         if (!computed) return current.version;
         if (Buffer.byteLength(computed.json) > maxBytes) throw new MeshLimitError(`Record "${recordId.slice(0, 100)}" would be over ${maxBytes} bytes (maxRecordBytes)`);
@@ -159,8 +164,9 @@ export class RecordManager {
           return version;
         }
         queue.last = undefined;
-        if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${attempt} times while being written; gave up`);
+        if (!outcome.blocked && ++conflicts >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${conflicts} times while being written; gave up`);
         current = outcome.current;
+        if (outcome.blocked) await waitForWaiter();
       }
     });
   }
@@ -172,7 +178,8 @@ export class RecordManager {
   delete(recordId: string): Promise<boolean> {
     return this.queued(recordId, async (queue) => {
       let current = queue.last ?? (await this.store.get(recordId));
-      for (let attempt = 1; ; attempt++) {
+      // Only lost races count: a wait for another writer's retry (blocked) ends by itself.
+      for (let conflicts = 0; ; ) {
         if (current.json === null) return false;
         const outcome = await this.store.commit([{ id: recordId, op: 'delete', expected: current.version, message: encodeRecordDelete(current.version + 1) }]);
         if (outcome.committed) {
@@ -181,8 +188,9 @@ export class RecordManager {
           return true;
         }
         queue.last = undefined;
-        if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${attempt} times while being deleted; gave up`);
+        if (!outcome.blocked && ++conflicts >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Record "${recordId.slice(0, 100)}" changed ${conflicts} times while being deleted; gave up`);
         current = outcome.current;
+        if (outcome.blocked) await waitForWaiter();
       }
     });
   }
@@ -223,7 +231,8 @@ export class RecordManager {
    */
   private async commitGroup(operations: readonly RecordOperation[], maxBytes: number): Promise<number[]> {
     const ids = [...new Set(operations.map((operation) => operation.recordId))];
-    for (let attempt = 1; ; attempt++) {
+    // Only lost races count: a wait for another writer's retry (blocked) ends by itself.
+    for (let conflicts = 0; ; ) {
       const stored = await this.store.getMany(ids);
       const end = new Map<string, string | null>(ids.map((id, i) => [id, stored[i].json]));
       for (const operation of operations) {
@@ -259,7 +268,8 @@ export class RecordManager {
         if (changes.length) this.committed(changes.map((change) => change.id));
         return operations.map((operation) => finalVersion.get(operation.recordId)!);
       }
-      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Records changed ${attempt} times while a transaction was being applied; gave up`);
+      if (!outcome.blocked && ++conflicts >= MAX_COMMIT_ATTEMPTS) throw new MeshError(`Records changed ${conflicts} times while a transaction was being applied; gave up`);
+      if (outcome.blocked) await waitForWaiter();
     }
   }
 
@@ -320,11 +330,16 @@ export class RecordManager {
 
   /** Sends what was held for a subscription while its reply was on the way (versions after the reply's only). */
   release(connection: Connection, recordId: string, subscription: RecordSubscription): void {
-    const held = subscription.held ?? [];
-    subscription.held = undefined;
-    // Replaced by a newer subscribe, or unsubscribed, while its reply was on the way: nothing to send.
-    if (this.subscriptions.get(connection, recordId) !== subscription) return;
-    for (const message of held) this.sendTo(connection, recordId, subscription, message, this.frames.of(recordId, message, subscription.mode));
+    // A turn of the event loop later, not in the reply's own write: a client that reads both in
+    // one chunk may handle the update before the reply (@prsm/realtime's client then keeps the
+    // reply's older value). Updates that come meanwhile are still held, so the order stays.
+    setImmediate(() => {
+      const held = subscription.held ?? [];
+      subscription.held = undefined;
+      // Replaced by a newer subscribe, or unsubscribed, while its reply was on the way: nothing to send.
+      if (this.subscriptions.get(connection, recordId) !== subscription) return;
+      for (const message of held) this.sendTo(connection, recordId, subscription, message, this.frames.of(recordId, message, subscription.mode));
+    });
   }
 
   async unsubscribe(connection: Connection, recordId: unknown, only?: RecordSubscription): Promise<boolean> {

@@ -1,6 +1,8 @@
 import { MeshClient, MeshUnsupportedError, reconnectDelay } from '../../client';
 import { MeshEventEmitter } from '../../client/events';
 import { IdAllocator } from '../../client/ids';
+import { LiveRecords } from '../../client/live-records';
+import { builtinCommandNames } from '../../lib/protocol';
 
 describe('reconnectDelay (exponential backoff, full jitter)', () => {
   const settings = { reconnectInterval: 2000, maxReconnectInterval: 30000 };
@@ -71,4 +73,55 @@ describe('MeshClient options', () => {
     expect(() => new MeshClient('ws://127.0.0.1:1/mesh', { syncCommands: true, WebSocket: class {} as never })).toThrow(MeshUnsupportedError);
   });
   // In a browser, commandSync's error names command(): test/browser runs that in Chromium.
+});
+
+describe('LiveRecords: updates handled before their subscribe reply', () => {
+  /** A request the test answers itself, as a reply read in the same chunk as the pushes after it. */
+  function pending() {
+    let answer!: (value: unknown) => void;
+    const requests: Array<{ command: string; payload: unknown }> = [];
+    const io = {
+      request: <T>(command: string, payload: unknown) => {
+        requests.push({ command, payload });
+        return new Promise<T>((resolve) => (answer = resolve as (value: unknown) => void));
+      },
+      reportError: (error: unknown) => {
+        throw error;
+      },
+      reportCallbackError: (_target: string, error: unknown) => {
+        throw error;
+      },
+    };
+    return { io, requests, answer: (value: unknown) => answer(value) };
+  }
+
+  it('keeps them and applies the newer ones after the reply: none is lost, none is applied twice', async () => {
+    const { io, requests, answer } = pending();
+    const live = new LiveRecords(builtinCommandNames('mesh'), io);
+    const seen: unknown[] = [];
+    const subscribed = live.subscribe('doc:1', (u) => void seen.push([u.version, u.value]), 'patch');
+    live.onUpdate({ recordId: 'doc:1', version: 3, patch: [{ op: 'replace', path: '/n', value: 3 }] }); // already in the reply
+    live.onUpdate({ recordId: 'doc:1', version: 4, patch: [{ op: 'replace', path: '/n', value: 4 }] });
+    answer({ success: true, record: { n: 3 }, version: 3 });
+    await subscribed;
+    expect(seen).toEqual([
+      [3, { n: 3 }],
+      [4, { n: 4 }],
+    ]);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('a collection diff that came first is applied after the reset', async () => {
+    const { io, answer } = pending();
+    const live = new LiveRecords(builtinCommandNames('mesh'), io);
+    const diffs: unknown[] = [];
+    const subscribed = live.subscribeCollection('docs', (d) => void diffs.push([d.version, d.reset ?? false, d.added.map((m) => m.id)]));
+    live.onDiff({ collectionId: 'docs', added: [{ id: 'b' }], removed: [], version: 2 });
+    answer({ success: true, ids: ['a'], records: [{ id: 'a', record: {} }], version: 1 });
+    await subscribed;
+    expect(diffs).toEqual([
+      [1, true, ['a']],
+      [2, false, ['b']],
+    ]);
+  });
 });

@@ -84,6 +84,8 @@ async function collections() {
   const reconnected = new Promise((resolve) => b.once('reconnect', resolve));
   await b.command('drop-me', {});
   await reconnected;
+  // Its renewal calls the callback again (with the value then); wait for it before the next write.
+  await waitFor(() => updates.length >= 2, 'the record renewed');
   const after = diffs.length;
   step('after-reconnect');
   await waitFor(() => diffs.slice(after).some((d) => d.added.some((r) => r.id === 'note:y')) && updates.some((u) => u.full?.text === 'X'), 'a diff and an update after the reconnect');

@@ -15,8 +15,12 @@ export type RecordChange =
   | { id: string; op: 'write'; expected: number; json: string; creates: boolean; message: string }
   | { id: string; op: 'delete'; expected: number; message: string };
 
-/** A commit's outcome: done, or refused because a record was not at its expected version (nothing was changed). */
-export type CommitOutcome = { committed: true } | { committed: false; conflict: string; current: StoredRecord };
+/**
+ * A commit's outcome: done, or refused (nothing was changed) because a record was not at its
+ * expected version, or because another writer that lost a race on it is about to retry
+ * (`blocked`: wait a moment, then try again from `current`).
+ */
+export type CommitOutcome = { committed: true } | { committed: false; conflict: string; current: StoredRecord; blocked?: boolean };
 
 /**
  * Versioned JSON records shared by every node. A commit is a compare-and-set over one or more

@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { RedisConnections } from '../redis/redis-connections';
 import type { CommitOutcome, RecordChange, RecordStore, StoredRecord } from './record-store';
+
+/** How long a writer that lost a race holds a record for its retry: longer than a round trip, short enough if it died. */
+const WAITER_HOLD_MS = 100;
 
 /** `[`prefix, `(`prefix-successor: the ZRANGEBYLEX bounds of every id starting with a prefix. */
 function lexRange(prefix: string): [string, string] {
@@ -17,6 +21,9 @@ function lexRange(prefix: string): [string, string] {
  * slot, so it is updated right after the commit (a crash in between leaves it one id behind).
  */
 export class RedisRecordStore implements RecordStore {
+  /** This store's writer token: a record whose race it lost waits for it (see record-commit.lua). */
+  private readonly token = randomBytes(9).toString('base64url');
+
   constructor(private readonly redis: RedisConnections) {}
 
   async get(id: string): Promise<StoredRecord> {
@@ -33,15 +40,15 @@ export class RedisRecordStore implements RecordStore {
   async commit(changes: readonly RecordChange[]): Promise<CommitOutcome> {
     const { keys } = this.redis;
     const indexHere = !this.redis.clustered;
-    const args: Array<string | number> = [this.redis.clustered ? 'SPUBLISH' : 'PUBLISH', indexHere ? '1' : '0', changes.length];
+    const args: Array<string | number> = [this.redis.clustered ? 'SPUBLISH' : 'PUBLISH', indexHere ? '1' : '0', changes.length, this.token, WAITER_HOLD_MS];
     for (const change of changes) {
       args.push(change.expected, change.op === 'write' ? 'w' : 'd', change.id, change.op === 'write' ? change.json : '', keys.topicChannel({ kind: 'record', name: change.id }), change.message);
     }
     const recordKeys = changes.map((change) => keys.record(change.id));
-    const reply = await this.redis.scripts.run<[number, number?, string?, string?]>('record-commit', indexHere ? [...recordKeys, keys.recordIndex] : recordKeys, args);
+    const reply = await this.redis.scripts.run<[number, number?, string?, string?, number?]>('record-commit', indexHere ? [...recordKeys, keys.recordIndex] : recordKeys, args);
     if (Number(reply[0]) !== 1) {
       const conflict = changes[Number(reply[1]) - 1].id;
-      return { committed: false, conflict, current: { json: reply[3] ?? null, version: Number(reply[2] ?? 0) } };
+      return { committed: false, conflict, current: { json: reply[3] ?? null, version: Number(reply[2] ?? 0) }, blocked: Number(reply[4]) === 1 };
     }
     if (!indexHere) await this.updateIndex(changes);
     return { committed: true };
