@@ -168,8 +168,7 @@ export class ChannelManager {
     const set = this.subscribers.rightsOf(channel);
     if (!set) return;
     const frame = toWire(this.streamFrame(channel, position, message), set.size);
-    const stream = channelStream(channel);
-    for (const connection of set) this.streams.send(connection, stream, position.offset, frame);
+    this.streams.sendAll(set, channelStream(channel), position.offset, frame);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Connection } from '../connection/connection';
 import { LocalConnections } from '../connection/local-connections';
 import { toWire } from '../transport/prepared-frame';
 import { MESH_BROKER, MESH_MEMBERSHIP_STORE, MESH_SHARED_STATE } from '../mesh.constants';
@@ -192,11 +193,14 @@ export class MessageRouter {
     if (!entry) return void this.logger.warn(`Dropped a malformed entry of room "${room.slice(0, 100)}"'s stream`);
     const skip = entry.exclude.length ? new Set(entry.exclude) : undefined;
     const wire: string | PreparedFrame = toWire(positionedFrame(entry.frame, room, position), members.size);
-    const stream = roomStream(room);
-    for (const id of members) {
-      if (skip?.has(id)) continue;
+    this.streams.sendAll(this.connectionsOf(members), roomStream(room), position.offset, wire, skip);
+  }
+
+  /** This node's live connections among the given ids. */
+  private *connectionsOf(ids: Iterable<string>): Generator<Connection> {
+    for (const id of ids) {
       const connection = this.local.get(id);
-      if (connection) this.streams.send(connection, stream, position.offset, wire);
+      if (connection) yield connection;
     }
   }
 

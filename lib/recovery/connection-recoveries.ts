@@ -60,16 +60,22 @@ export class ConnectionRecoveries {
     };
   }
 
-  /** Sends a stream's live message to a connection, or holds it while the connection is recovering that stream. */
-  send(connection: Connection, key: string, offset: number, frame: string | PreparedFrame): void {
+  /**
+   * Sends a stream's live message to connections, holding it for those recovering that stream.
+   * Nearly always no connection is: then it is a plain loop, with nothing looked up per recipient.
+   */
+  sendAll(connections: Iterable<Connection>, key: string, offset: number, frame: string | PreparedFrame, skip?: ReadonlySet<string>): void {
     const held = this.active.size === 0 ? undefined : this.active.get(key);
-    if (!held || !held.has(connection)) {
-      connection.sendRaw(frame);
-      return;
+    for (const connection of connections) {
+      if (skip?.has(connection.id)) continue;
+      if (!held?.has(connection)) {
+        connection.sendRaw(frame);
+        continue;
+      }
+      const list = held.get(connection);
+      if (!list) continue;
+      if (list.length >= MAX_HELD_DURING_RECOVERY) held.set(connection, undefined);
+      else list.push({ offset, frame });
     }
-    const list = held.get(connection);
-    if (!list) return;
-    if (list.length >= MAX_HELD_DURING_RECOVERY) held.set(connection, undefined);
-    else list.push({ offset, frame });
   }
 }

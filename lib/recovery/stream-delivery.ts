@@ -87,9 +87,9 @@ export class StreamDelivery {
     return this.broker.streamHistory(stream, Math.min(limit, this.windowOf(stream)?.size ?? limit));
   }
 
-  /** Sends a stream's live message to a connection (held back while that connection is recovering the stream). */
-  send(connection: Connection, stream: StreamRef, offset: number, frame: string | PreparedFrame): void {
-    this.recoveries.send(connection, streamKey(stream), offset, frame);
+  /** Sends a stream's live message to connections (held back from those recovering the stream), skipping the ids in `skip`. */
+  sendAll(connections: Iterable<Connection>, stream: StreamRef, offset: number, frame: string | PreparedFrame, skip?: ReadonlySet<string>): void {
+    this.recoveries.sendAll(connections, streamKey(stream), offset, frame, skip);
   }
 
   /**

@@ -49,6 +49,11 @@ export class StreamSequencer {
   accept(stream: StreamRef, position: StreamPosition, message: string): void {
     const sequence = this.sequences.get(streamKey(stream));
     if (!sequence) return;
+    // Nearly always: nothing waiting and this is the next one (or a new epoch): straight through.
+    if (!sequence.filling && sequence.queue.length === 0 && (sequence.epoch !== position.epoch || position.offset <= sequence.last + 1)) {
+      this.apply(sequence, position, message);
+      return;
+    }
     sequence.queue.push({ position, message });
     this.drain(sequence);
   }
