@@ -104,7 +104,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const bystander = await FuzzConnection.open(options.url, connectionOptions('bystander', ['announcement']));
   const baseline = residentMemory(options.pid).rss;
 
-  const fuzzPushes = ['announcement', 'user-joined', 'user-left', `${limits.prefix}/subscription-message`];
+  // What a fuzz connection may be sent: the sample's events, and the pushes of what it subscribed to (channels, presence, records, collections).
+  const fuzzPushes = ['announcement', 'user-joined', 'user-left', ...['subscription-message', 'presence-update', 'record-update', 'record-deleted', 'collection-diff'].map((push) => `${limits.prefix}/${push}`)];
   const fuzzers: FuzzConnection[] = [];
   const users: string[] = [];
   for (let i = 0; i < options.connections; i++) {

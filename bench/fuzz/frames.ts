@@ -1,5 +1,5 @@
 import type { Rng } from './prng';
-import { CHANNELS, EDGE_NUMBERS, hostileName, nested, randomJson, randomString, ROOMS, type NameContext } from './values';
+import { CHANNELS, COLLECTIONS, EDGE_NUMBERS, hostileName, nested, randomJson, randomString, RECORDS, ROOMS, type NameContext } from './values';
 
 /** One frame to send, exactly as bytes or text, and what it was meant to test. */
 export interface FuzzFrame {
@@ -49,6 +49,23 @@ function commandTable(prefix: string): Array<[string, PayloadMaker]> {
     [`${p}get-my-connection-metadata`, () => '{}'],
     [`${p}set-my-connection-metadata`, (rng) => obj({ metadata: randomJson(rng, 2), options: obj({ strategy: q(rng.pick(['replace', 'merge', 'deepMerge'])) }) })],
     [`${p}get-connection-metadata`, (rng, ctx) => obj({ connectionId: q(rng.chance(0.5) && ctx.users.length ? rng.pick(ctx.users) : randomString(rng)) })],
+    [`${p}subscribe-record`, (rng) => obj({ recordId: name(rng, RECORDS), mode: q(rng.pick(['full', 'patch', 'diff'])) })],
+    [`${p}unsubscribe-record`, (rng) => obj({ recordId: name(rng, RECORDS) })],
+    [`${p}publish-record-update`, (rng) => obj({ recordId: name(rng, RECORDS), newValue: randomJson(rng, 3), options: obj({ strategy: q(rng.pick(['replace', 'merge', 'deepMerge', 'evil'])) }) })],
+    [
+      `${p}transaction`,
+      (rng) =>
+        obj({
+          operations: `[${Array.from({ length: 1 + rng.int(4) }, () => obj({ op: q(rng.pick(['write', 'delete', 'drop'])), recordId: name(rng, RECORDS), value: randomJson(rng, 2) })).join(',')}]`,
+        }),
+    ],
+    [`${p}subscribe-collection`, (rng) => obj({ collectionId: name(rng, COLLECTIONS) })],
+    [`${p}unsubscribe-collection`, (rng) => obj({ collectionId: name(rng, COLLECTIONS) })],
+    [`${p}subscribe-presence`, (rng) => obj({ roomName: name(rng, ROOMS) })],
+    [`${p}unsubscribe-presence`, (rng) => obj({ roomName: name(rng, ROOMS) })],
+    [`${p}publish-presence-state`, (rng) => obj({ roomName: name(rng, ROOMS), state: randomJson(rng, 2), expireAfter: rng.pick([...EDGE_NUMBERS, '100']), silent: rng.pick(['true', 'false', '1']) })],
+    [`${p}clear-presence-state`, (rng) => obj({ roomName: name(rng, ROOMS) })],
+    [`${p}get-presence-state`, (rng) => obj({ roomName: name(rng, ROOMS) })],
     ['echo', (rng) => randomJson(rng, 3)],
     ['this-command-throws', () => '{}'],
     ['whoami', () => '{}'],
@@ -71,7 +88,7 @@ function commandTable(prefix: string): Array<[string, PayloadMaker]> {
 function hostilePayload(rng: Rng, ctx: GeneratorContext): string {
   return rng.weighted<() => string>([
     [3, () => randomJson(rng, 4)],
-    [4, () => obj({ [rng.pick(['channel', 'roomName', 'connectionId', 'clientId'])]: hostileName(rng, ctx), historyLimit: rng.pick(EDGE_NUMBERS), limit: rng.pick([...EDGE_NUMBERS, '"5"', 'null', '[]']) })],
+    [4, () => obj({ [rng.pick(['channel', 'roomName', 'connectionId', 'clientId', 'recordId', 'collectionId'])]: hostileName(rng, ctx), historyLimit: rng.pick(EDGE_NUMBERS), limit: rng.pick([...EDGE_NUMBERS, '"5"', 'null', '[]']) })],
     [2, () => obj({ metadata: rng.pick(['null', '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"x":1}}}', randomJson(rng, 3)]), options: rng.pick(['null', '"merge"', obj({ strategy: q(randomString(rng)) }), obj({ strategy: q('deepMerge') })]) })],
     [2, () => obj({ name: randomJson(rng, 1), email: rng.pick(['"@"', '"a@b"', randomJson(rng, 1)]) })],
     [2, () => obj({ text: rng.pick([q('t'.repeat(4096)), q('t'.repeat(4097)), '""', randomJson(rng, 1)]), message: rng.pick([q('m'.repeat(4096)), q('m'.repeat(4097)), randomJson(rng, 1)]), channel: hostileName(rng, ctx) })],

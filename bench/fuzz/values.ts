@@ -106,6 +106,9 @@ export interface NameContext {
 /** Room and channel names that the sample exposes, a few of each, so work lands on shared names. */
 export const ROOMS = ['lobby', 'lobby:a', 'lobby:b', 'lobby:c'];
 export const CHANNELS = ['chat:a', 'chat:b', 'notifications:global', 'private:chat:a'];
+/** Records of the sample (`doc:*`: everyone reads, signed-in users write) and ones it does not expose. */
+export const RECORDS = ['doc:welcome', 'doc:a', 'doc:b', 'secret:a'];
+export const COLLECTIONS = ['docs', 'nope'];
 
 /** A channel or room name, as JSON text: mostly hostile, sometimes one the sample exposes. */
 export function hostileName(rng: Rng, ctx: NameContext): string {
