@@ -82,11 +82,19 @@ export class RoomManager {
   /** `join`, resolving with what the room hooks add to a client's join reply (null if not connected); `claim` is for them. */
   private async enter(room: string, connectionId: string, claim?: unknown): Promise<Record<string, unknown> | null> {
     const joining = this.router.joining(room, connectionId);
+    // Known for a connection of this node only: whether this join is new (and so may be undone).
+    const isNew = joining !== undefined && !this.router.hasLocalMember(room, connectionId);
     try {
       const owner = await this.store.addToRoom(room, connectionId, this.options.maxRoomsPerConnection);
       if (owner === null) return null;
       await this.router.membershipChanged('joined', room, connectionId, owner);
-      return await this.hooks.joined(room, connectionId, owner, claim);
+      try {
+        return await this.hooks.joined(room, connectionId, owner, claim);
+      } catch (error) {
+        // What a hook keeps (presence) failed: a new join is undone, so the connection is not left a member of a join that failed.
+        if (isNew) await this.leave(room, connectionId).catch(() => undefined);
+        throw error;
+      }
     } finally {
       joining?.done();
     }
