@@ -65,6 +65,22 @@ function trimSlash(path: string): string {
 const NOT_REGISTERED = Symbol('not registered');
 
 /** Socket errors before ws takes the socket over (ws then listens itself); one function for all. */
+/**
+ * Holds what is written to a socket until the returned function is called (once; later calls do
+ * nothing). A socket without cork (not a net.Socket) is written through at once.
+ */
+function holdWrites(socket: Duplex): () => void {
+  const stream = socket as Duplex & { cork?: () => void; uncork?: () => void };
+  if (typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return () => undefined;
+  stream.cork();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    stream.uncork!();
+  };
+}
+
 function ignoreSocketError(): void {}
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
@@ -301,9 +317,12 @@ export class MeshTransport {
       return;
     }
     if (socket.destroyed || !this.accepting) return;
+    // The 101 response waits in the socket for the connection's id (sent once it is registered):
+    // the client gets both in one packet, and the node makes one write per connect, not two.
+    const held = holdWrites(socket);
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('error', ignoreSocketError);
-      this.onConnection(ws as MeshSocket, request, metadata);
+      this.onConnection(ws as MeshSocket, request, metadata, held);
     });
   }
 
@@ -316,7 +335,7 @@ export class MeshTransport {
     );
   }
 
-  private onConnection(ws: MeshSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined): void {
+  private onConnection(ws: MeshSocket, request: IncomingMessage, metadata: Record<string, unknown> | undefined, held: () => void): void {
     // The connection keeps the request line, headers and socket; the message itself is let go.
     const connection = new Connection(randomUUID(), ws, keptRequest(request), this.nodes.nodeId, this.options.maxBufferedAmount);
     const state = new SocketState(connection);
@@ -327,20 +346,22 @@ export class MeshTransport {
     ws.on('close', this.onSocketClose);
     this.local.add(connection);
     this.heartbeat.track(state);
-    state.registered = this.register(state, metadata);
+    state.registered = this.register(state, metadata, held);
   }
 
   /** Stores and announces the connection, then gives the client its id; false if that failed (the socket is closed). */
-  private async register(state: SocketState, metadata: Record<string, unknown> | undefined): Promise<boolean> {
+  private async register(state: SocketState, metadata: Record<string, unknown> | undefined, release: () => void): Promise<boolean> {
     const { connection } = state;
     let ok = true;
     try {
       // The connection's own keys and the registrations of the hooks (the client registry) are
-      // independent writes: sent together, they cost one round trip to Redis.
+      // independent writes: sent together, they cost one round trip to Redis, and one write.
+      this.store.coalesceWrites?.();
       await bothSettled(this.store.addConnection(this.nodes.nodeId, connection.id, metadata), this.events.emitRegister(connection, metadata));
       await this.events.emitConnect(connection);
     } catch (error) {
       this.logger.error(`Could not register connection ${connection.id}: ${(error as Error).message}`);
+      release();
       connection.close(1011, 'Registration failed');
       // What did get written is removed as for a closed connection (the write that failed may have landed).
       void this.events
@@ -349,7 +370,10 @@ export class MeshTransport {
         .catch(() => undefined);
       ok = false;
     }
-    if (ok) connection.send(this.assignIdCommand, connection.id);
+    if (ok) {
+      connection.send(this.assignIdCommand, connection.id);
+      release();
+    }
     state.ready = ok;
     state.registered = undefined;
     return ok;
@@ -454,6 +478,7 @@ export class MeshTransport {
     await Promise.all([this.channels.removeConnection(connection), this.records.removeConnection(connection), this.collections.removeConnection(connection)]);
     if (!(state.registered ? await state.registered : state.ready)) return;
     try {
+      this.store.coalesceWrites?.();
       await this.events.emitDisconnect(connection);
       await this.store.removeConnection(connection.id);
     } catch (error) {

@@ -136,6 +136,26 @@ export class RedisConnections {
     return this.clustered ? everyShardListening(this.subscriber) : true;
   }
 
+  private corked = false;
+
+  /**
+   * Holds this tick's commands (and those its promise callbacks send) in the command socket and
+   * sends them as one write: a connect's writes to the connection's keys and to the client
+   * registry are issued a few microtasks apart, and one write each costs a system call each.
+   * Standalone only (a cluster has one socket per shard). A no-op while already holding.
+   */
+  coalesceWrites(): void {
+    if (this.corked || this.clustered) return;
+    const stream = (this.commands as unknown as { stream?: { cork?: () => void; uncork?: () => void; writable?: boolean } }).stream;
+    if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function' || !stream.writable) return;
+    this.corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork!();
+    });
+  }
+
   /** Publishes on a channel: sharded on a cluster. Resolves with how many subscribers (of that shard) got it. */
   publish(channel: string, message: string): Promise<number> {
     return (this.clustered ? this.commands.spublish(channel, message) : this.commands.publish(channel, message)) as Promise<number>;

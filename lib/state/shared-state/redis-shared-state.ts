@@ -40,6 +40,10 @@ export class RedisSharedState implements SharedState {
     await this.commands.ping();
   }
 
+  coalesceWrites(): void {
+    this.redis.coalesceWrites();
+  }
+
   /** One round trip: the connection's hash and its node's set are independent writes. */
   async addConnection(nodeId: string, connectionId: string, metadata?: unknown): Promise<void> {
     const meta = encodeMetadata(metadata);

@@ -18,6 +18,11 @@ export interface NodeConnectionsRemoval {
 export interface SharedState {
   /** A round trip to where the state lives (rejects if it cannot be reached). */
   ping(): Promise<void>;
+  /**
+   * A hint before a burst of independent writes (a connect's, a disconnect's): the writes made
+   * now and in the promise callbacks that follow may go out together, in one system call.
+   */
+  coalesceWrites?(): void;
 
   /** Records a connection as held by a node, with its initial metadata (if any). */
   addConnection(nodeId: string, connectionId: string, metadata?: unknown): Promise<void>;
