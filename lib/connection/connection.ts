@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import { CloseCode, encodeFrame, isValidCloseCode } from '../protocol';
-import { writeFrame } from '../transport/frame-writer';
+import { writeFrame, writeFrames } from '../transport/frame-writer';
 import type { PreparedFrame } from '../transport/prepared-frame';
 import type { UpgradeRequest } from './upgrade-request';
 
@@ -71,6 +71,14 @@ export class Connection {
     if (!this.isOpen) return false;
     writeFrame(this.socket, frame);
     // Counted after the write, so that no single frame can push the backlog past the limit unseen.
+    if (this.socket.bufferedAmount > this.maxBufferedAmount) this.terminate();
+    return true;
+  }
+
+  /** Sends encoded frames together, in one write (see `writeFrames`). @internal */
+  sendRawAll(frames: readonly string[]): boolean {
+    if (!this.isOpen) return false;
+    writeFrames(this.socket, frames);
     if (this.socket.bufferedAmount > this.maxBufferedAmount) this.terminate();
     return true;
   }

@@ -22,3 +22,14 @@ export function writeFrame(socket: WebSocket, frame: string | PreparedFrame): vo
   if (typeof sender?.sendFrame === 'function' && sender._state === 0) sender.sendFrame([typeof frame === 'string' ? frameText(frame) : frame.frame]);
   else socket.send(typeof frame === 'string' ? frame : frame.text);
 }
+
+/**
+ * Writes several text frames to a socket in one write (the heartbeat's `latency` and
+ * `latency:request`): one system call where there would be one per frame. A busy sender, or a
+ * ws whose internals changed, takes ws's own `send` for each.
+ */
+export function writeFrames(socket: WebSocket, frames: readonly string[]): void {
+  const sender = (socket as unknown as { _sender?: WsSender })._sender;
+  if (typeof sender?.sendFrame === 'function' && sender._state === 0) sender.sendFrame([Buffer.concat(frames.map(frameText))]);
+  else for (const frame of frames) socket.send(frame);
+}
