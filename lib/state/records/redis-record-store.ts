@@ -3,8 +3,11 @@ import calculateSlot from 'cluster-key-slot';
 import type { RedisConnections } from '../redis/redis-connections';
 import type { CommitOutcome, RecordChange, RecordStore, StoredRecord } from './record-store';
 
-/** How long a writer that lost a race holds a record for its retry: longer than a round trip, short enough if it died. */
-const WAITER_HOLD_MS = 100;
+/**
+ * How long a writer that lost a race holds a record for its retry: many round trips, and short
+ * enough when it never retries (it died, or found nothing left to change) that the others barely wait.
+ */
+const WAITER_HOLD_MS = 25;
 
 /** `[`prefix, `(`prefix-successor: the ZRANGEBYLEX bounds of every id starting with a prefix. */
 function lexRange(prefix: string): [string, string] {
