@@ -64,7 +64,6 @@ function trimSlash(path: string): string {
 /** A request whose connection failed to register gets no reply (the socket is being closed). */
 const NOT_REGISTERED = Symbol('not registered');
 
-/** Socket errors before ws takes the socket over (ws then listens itself); one function for all. */
 /**
  * Holds what is written to a socket until the returned function is called (once; later calls do
  * nothing). A socket without cork (not a net.Socket) is written through at once.
@@ -81,6 +80,7 @@ function holdWrites(socket: Duplex): () => void {
   };
 }
 
+/** Socket errors before ws takes the socket over (ws then listens itself); one function for all. */
 function ignoreSocketError(): void {}
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
