@@ -141,7 +141,7 @@ export class RedisConnections {
   /**
    * Holds this tick's commands (and those its promise callbacks send) in the command socket and
    * sends them as one write: a connect's writes to the connection's keys and to the client
-   * registry are issued a few microtasks apart, and one write each costs a system call each.
+   * registry are issued a few microtasks apart, and each write is a system call of its own.
    * Standalone only (a cluster has one socket per shard). A no-op while already holding.
    */
   coalesceWrites(): void {
