@@ -164,4 +164,16 @@ function arg(name) {
 /** ~100 bytes of JSON payload. */
 const ECHO_PAYLOAD = { text: 'x'.repeat(64), n: 12345, ok: true };
 
-module.exports = { cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, loadResult, reportAndExit, Histogram, ECHO_PAYLOAD };
+/** Answers the parent process's `{ reqId, op, ... }` messages with `ops[op](message)`: `{ reqId, result }` or `{ reqId, error }`. */
+function serveIpc(ops) {
+  process.on('message', async (message) => {
+    const { reqId, op } = message;
+    try {
+      process.send({ reqId, result: (await ops[op](message)) ?? null });
+    } catch (error) {
+      process.send({ reqId, error: String(error?.stack ?? error) });
+    }
+  });
+}
+
+module.exports = { serveIpc, cpuMicros, memory, summarize, sleep, nowMs, freePort, waitForPort, startRedis, stop, arg, loadResult, reportAndExit, Histogram, ECHO_PAYLOAD };

@@ -10,7 +10,7 @@
 // older version than the last one written.
 const { applyPatch } = require('fast-json-patch');
 const { MeshClient } = require('../dist/client');
-const { Histogram, sleep } = require('./common');
+const { Histogram, serveIpc, sleep } = require('./common');
 const { wallMs } = require('./servers/drive');
 
 const TIMEOUT = 60_000;
@@ -153,11 +153,4 @@ const ops = {
   },
 };
 
-process.on('message', async (message) => {
-  const { reqId, op } = message;
-  try {
-    process.send({ reqId, result: (await ops[op](message)) ?? null });
-  } catch (error) {
-    process.send({ reqId, error: String(error?.stack ?? error) });
-  }
-});
+serveIpc(ops);

@@ -1,5 +1,5 @@
 import { applyPatch, type Operation } from 'fast-json-patch';
-import type { BuiltinCommandNames } from '../lib/protocol';
+import { collectionMember, type BuiltinCommandNames } from '../lib/protocol';
 import { MeshResubscribeError } from './errors';
 
 /** How a record subscription receives updates: each whole value, or JSON Patches applied here. */
@@ -162,7 +162,7 @@ export class LiveRecords {
     } else if (entry) this.applyToRecord(recordId, entry, payload);
     const value = payload.full !== undefined ? payload.full : entry?.value;
     for (const [collectionId, collection] of this.collections) {
-      if (!collection.subscribing && collection.ids.has(recordId)) this.emitDiff(collectionId, collection, { added: [], removed: [], changed: [{ id: recordId, record: stamp(recordId, value) }], version });
+      if (!collection.subscribing && collection.ids.has(recordId)) this.emitDiff(collectionId, collection, { added: [], removed: [], changed: [{ id: recordId, record: collectionMember(recordId, value) }], version });
     }
   }
 
@@ -312,9 +312,4 @@ export class LiveRecords {
     });
     return [...records, ...collections];
   }
-}
-
-/** As the server stamps collection members: an object record with its id on it. */
-function stamp(id: string, value: unknown): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>), id } : { id, value };
 }

@@ -2,7 +2,7 @@
 // Server-side record writes for `records.js`, shared by both targets' nodes and driven over IPC
 // (not over a client: a 5 s burst would outlive a client's command timeout, and the writes are
 // what is measured, so no client should sit between the clock and the write).
-const { summarize } = require('../common');
+const { serveIpc, summarize } = require('../common');
 const { wallMs } = require('./drive');
 
 /** In-flight paced writes past which a paced run stops launching (the node has fallen behind). */
@@ -95,14 +95,7 @@ function serveRecordDrive({ write, version, from }) {
     burst,
     paced,
   };
-  process.on('message', async (message) => {
-    const { reqId, op } = message;
-    try {
-      process.send({ reqId, result: (await ops[op](message)) ?? null });
-    } catch (error) {
-      process.send({ reqId, error: String(error?.stack ?? error) });
-    }
-  });
+  serveIpc(ops);
 }
 
 module.exports = { serveRecordDrive };

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { field } from '../common/payload-field';
 import { BuiltinCommandTable } from '../commands/builtin-command-table';
 import { MESH_COMMAND_NAMES } from '../mesh.constants';
 import type { BuiltinCommandNames } from '../protocol';
 import { CollectionManager } from './collection-manager';
 
-const field = (payload: unknown, key: string): unknown => (payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[key] : undefined);
 
 /** `<prefix>/subscribe-collection` and `<prefix>/unsubscribe-collection`. */
 @Injectable()

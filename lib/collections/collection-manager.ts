@@ -6,7 +6,7 @@ import { MeshLimitError } from '../errors';
 import type { ResolvedMeshOptions } from '../interfaces/mesh-module-options.interface';
 import { MESH_COMMAND_NAMES } from '../mesh.constants';
 import { MESH_RESOLVED_OPTIONS } from '../mesh-options';
-import { encodeFrame, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
+import { collectionMember, encodeFrame, type BuiltinCommandNames, type ErrorPayload } from '../protocol';
 import { RecordFrames } from '../records/record-frames';
 import { RecordManager } from '../records/record-manager';
 import type { RecordMessage } from '../records/record-message';
@@ -45,11 +45,6 @@ export interface CollectionSubscribeReply {
   ids: string[];
   records: Array<{ id: string; record: unknown }>;
   version: number;
-}
-
-/** A member as a diff's `added` carries it: an object record with its id stamped on (as @prsm/realtime clients expect), any other value as `{ id, value }`. */
-function stamped(id: string, value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>), id } : { id, value };
 }
 
 /**
@@ -295,7 +290,7 @@ export class CollectionManager {
     const records = await this.join(subscription, added);
     subscription.ids = ids;
     subscription.version += 1;
-    const payload = { collectionId, added: added.map((id, i) => stamped(id, records[i])), removed: removed.map((id) => ({ id })), version: subscription.version };
+    const payload = { collectionId, added: added.map((id, i) => collectionMember(id, records[i])), removed: removed.map((id) => ({ id })), version: subscription.version };
     connection.sendRaw(encodeFrame({ command: this.diffCommand, payload }));
     await Promise.all(removed.map((recordId) => this.records.syncTopic(recordId)));
   }

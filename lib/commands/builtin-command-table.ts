@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { field } from '../common/payload-field';
 import { ChannelManager } from '../channels/channel-manager';
 import type { Connection } from '../connection/connection';
 import { ConnectionManager } from '../connection/connection-manager';
@@ -15,9 +16,6 @@ import type { SharedState } from '../state/shared-state/shared-state';
 /** A built-in command: its payload as the client sent it (an object, or `{}`), its reply payload. */
 export type BuiltinCommand = (connection: Connection, payload: Record<string, unknown>) => Promise<unknown> | unknown;
 
-function field(payload: unknown, key: string): unknown {
-  return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[key] : undefined;
-}
 
 /**
  * The built-in commands of docs/protocol.md (`<prefix>/subscribe-channel`, `join-room`, metadata

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { field } from '../common/payload-field';
 import { createHash, randomBytes } from 'node:crypto';
 import { NodeMembership } from '../cluster/node-membership';
 import { BuiltinCommandTable } from '../commands/builtin-command-table';
@@ -55,9 +56,6 @@ const SECRET_BYTES = 18;
 const MAX_SECRET_LENGTH = 100;
 const digestOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
-function field(payload: unknown, key: string): unknown {
-  return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[key] : undefined;
-}
 
 /**
  * Presence of tracked rooms (docs/presence.md): their members, however they joined, are

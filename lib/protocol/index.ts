@@ -4,3 +4,4 @@ export * from './close-codes';
 export * from './builtin-commands';
 export * from './error-codes';
 export * from './metadata-strategy';
+export * from './collection-member';

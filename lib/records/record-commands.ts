@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { field } from '../common/payload-field';
 import { Inject, Injectable } from '@nestjs/common';
 import { BuiltinCommandTable } from '../commands/builtin-command-table';
 import { toErrorPayload } from '../commands/error-payload';
@@ -13,9 +14,6 @@ import { tooLargeToReply } from '../transport/reply-encoder';
 import { RecordManager, type RecordOperation } from './record-manager';
 import { isRecordWriteStrategy } from './record-value';
 
-function field(payload: unknown, key: string): unknown {
-  return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[key] : undefined;
-}
 
 const invalid = (error: string): ErrorPayload => ({ error, code: ErrorCode.INVALID, name: ErrorName.VALIDATION });
 const transactionError = (error: string, code: string = ErrorCode.TRANSACTION): ErrorPayload => ({ error, code, name: ErrorName.TRANSACTION });

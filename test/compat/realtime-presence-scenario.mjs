@@ -1,20 +1,9 @@
 // Presence scenarios of the published @prsm/realtime client (ESM only, so in its own Node
 // process) against two nodes given by URL; prints one JSON line with what it observed. Usage:
 //   node realtime-presence-scenario.mjs <scenario> <ws-url of node A> <ws-url of node B>
-import { WebSocket } from 'ws';
-
-globalThis.WebSocket ??= WebSocket; // Node 20 has no global WebSocket; the client needs one.
-const { RealtimeClient } = await import('@prsm/realtime/client');
+import { RealtimeClient, runScenario, waitFor } from './scenario-kit.mjs';
 
 const [scenario, urlA, urlB] = process.argv.slice(2);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const waitFor = async (check, ms = 5000, what = 'a condition') => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
 
 /** A client that records every presence update its callback gets, and every frame's command name. */
 async function watched(url, options = {}) {
@@ -35,15 +24,15 @@ async function presence() {
   const member = await watched(urlB);
   out.memberId = member.client.connectionId;
   out.memberJoin = await member.client.joinRoom('lobby:rt');
-  await waitFor(() => w.events().length === 1, 5000, 'join');
+  await waitFor(() => w.events().length === 1, 'join', 5000);
   out.publish = await member.client.publishPresenceState('lobby:rt', { state: { cursor: { x: 100, y: 5 } } });
   out.silent = await member.client.publishPresenceState('lobby:rt', { state: { hidden: true }, silent: true });
   out.afterSilent = await w.client.command('rt/get-presence-state', { roomName: 'lobby:rt' });
   out.expiring = await member.client.publishPresenceState('lobby:rt', { state: { brief: true }, expireAfter: 150 });
-  await waitFor(() => w.events().length === 4, 5000, 'state, expiring state and its expiry');
+  await waitFor(() => w.events().length === 4, 'state, expiring state and its expiry', 5000);
   await member.client.publishPresenceState('lobby:rt', { state: { again: true } });
   out.clear = await member.client.clearPresenceState('lobby:rt');
-  await waitFor(() => w.events().length === 6, 5000, 'state and its clearing');
+  await waitFor(() => w.events().length === 6, 'state and its clearing', 5000);
   out.refusals = {
     guarded: await w.client.subscribePresence('vip:rt', () => undefined),
     untracked: await w.client.subscribePresence('open:rt', () => undefined),
@@ -53,13 +42,13 @@ async function presence() {
   };
   out.subscribeAgain = await w.client.command('rt/subscribe-presence', { roomName: 'lobby:rt' });
   await member.client.leaveRoom('lobby:rt');
-  await waitFor(() => w.events().length === 7, 5000, 'leave');
+  await waitFor(() => w.events().length === 7, 'leave', 5000);
   const closer = await watched(urlB);
   out.closerId = closer.client.connectionId;
   await closer.client.joinRoom('lobby:rt');
-  await waitFor(() => w.events().length === 8, 5000, 'second join');
+  await waitFor(() => w.events().length === 8, 'second join', 5000);
   await closer.client.close();
-  await waitFor(() => w.events().length === 9, 5000, 'leave of a closed connection');
+  await waitFor(() => w.events().length === 9, 'leave of a closed connection', 5000);
   out.unsubscribe = await w.client.unsubscribePresence('lobby:rt');
   out.updates = w.updates;
   out.watcherCommands = [...new Set(w.commands)];
@@ -77,22 +66,15 @@ async function reconnect() {
   let reconnected = false;
   w.client.on('reconnect', () => (reconnected = true));
   console.log(JSON.stringify({ ready: true, firstId }));
-  await waitFor(() => reconnected && w.client.connectionId !== firstId && inits.length > 0, 20000, 'reconnect and the presence refresh');
+  await waitFor(() => reconnected && w.client.connectionId !== firstId && inits.length > 0, 'reconnect and the presence refresh', 20000);
   const secondId = w.client.connectionId;
   const member = await watched(urlB);
   await member.client.joinRoom('lobby:again');
-  await waitFor(() => w.events().some((u) => u.type === 'join' && u.connectionId === member.client.connectionId), 5000, 'a join after the reconnect');
+  await waitFor(() => w.events().some((u) => u.type === 'join' && u.connectionId === member.client.connectionId), 'a join after the reconnect', 5000);
   const result = { firstId, secondId, memberId: member.client.connectionId, inits, updates: w.updates };
   await Promise.all([w.client.close(), member.client.close()]);
   return result;
 }
 
 const scenarios = { presence, reconnect };
-try {
-  const result = await scenarios[scenario]();
-  console.log(JSON.stringify({ done: true, result }));
-  process.exit(0);
-} catch (error) {
-  console.log(JSON.stringify({ done: true, error: String(error?.stack ?? error) }));
-  process.exit(1);
-}
+await runScenario(scenarios, scenario);

@@ -1,35 +1,12 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { runScenario as runRealtimeScenario } from './scenario-runner';
 import { startApp, uniquePrefix, type TestApp } from '../support/test-app';
 
 const SCRIPT = join(__dirname, 'realtime-presence-scenario.mjs');
 
 /** Runs a presence scenario of the published @prsm/realtime client against two nodes; `onLine` sees each JSON line. */
-function runScenario(scenario: string, urls: [string, string], onLine: (line: any) => void | Promise<void> = () => undefined): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, scenario, ...urls], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      let line: any;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        return;
-      }
-      if (line.done) {
-        clearTimeout(timer);
-        return line.error ? reject(new Error(`${line.error}\n${stderr}`)) : resolve(line.result);
-      }
-      Promise.resolve(onLine(line)).catch(reject);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`scenario ${scenario} exited with ${code} without a result\n${stderr}`));
-    });
-  });
+function runScenario(scenario: string, urls: [string, string], onLine?: (line: any) => void | Promise<void>): Promise<any> {
+  return runRealtimeScenario(SCRIPT, [scenario, ...urls], onLine);
 }
 
 async function realtimeNode(keyPrefix: string): Promise<TestApp> {

@@ -1,21 +1,10 @@
 // The published @prsm/realtime client's records, transactions and collections against two of our
 // nodes. Usage: node realtime-records-scenario.mjs <scenario> <ws-url-of-node-a> <ws-url-of-node-b>
 // Prints `{ step }` lines for the test to act on the servers, then one `{ done, result }` line.
-import { WebSocket } from 'ws';
-
-globalThis.WebSocket ??= WebSocket; // Node 20 has no global WebSocket; the client needs one.
-const { RealtimeClient } = await import('@prsm/realtime/client');
+import { RealtimeClient, runScenario, waitFor } from './scenario-kit.mjs';
 
 const [scenario, urlA, urlB] = process.argv.slice(2);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const waitFor = async (check, what, ms = 8000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
-/** Tells the test to do something, and waits for it to answer through a record write it makes. */
+/** Asks the test to act on the servers; the scenario then waits for what that should bring. */
 const step = (name) => console.log(JSON.stringify({ step: name }));
 
 async function records() {
@@ -95,11 +84,4 @@ async function collections() {
 }
 
 const scenarios = { records, collections };
-try {
-  const result = await scenarios[scenario]();
-  console.log(JSON.stringify({ done: true, result }));
-  process.exit(0);
-} catch (error) {
-  console.log(JSON.stringify({ done: true, error: String(error?.stack ?? error) }));
-  process.exit(1);
-}
+await runScenario(scenarios, scenario);

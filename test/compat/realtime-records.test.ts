@@ -12,7 +12,7 @@ async function realtimeNode(keyPrefix: string): Promise<TestApp> {
   t.mesh.exposeWritableRecord(/^note:/);
   t.mesh.exposeCollection('notes', () => t.mesh.listRecordIds('note:'));
   t.mesh.registerCommand('drop-me', (ctx) => {
-    setTimeout(() => void t.mesh.disconnect(ctx.connection), 10);
+    setImmediate(() => void t.mesh.disconnect(ctx.connection)); // after the reply went out
     return true;
   });
   return t;

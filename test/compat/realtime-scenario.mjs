@@ -1,20 +1,9 @@
 // Runs the published @prsm/realtime client (ESM only, so in its own Node process) against a
 // server given by URL, and prints one JSON line with what it observed. Usage:
 //   node realtime-scenario.mjs <scenario> <ws-url>
-import { WebSocket } from 'ws';
-
-globalThis.WebSocket ??= WebSocket; // Node 20 has no global WebSocket; the client needs one.
-const { RealtimeClient } = await import('@prsm/realtime/client');
+import { RealtimeClient, runScenario, waitFor } from './scenario-kit.mjs';
 
 const [scenario, url] = process.argv.slice(2);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const waitFor = async (check, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-};
 
 async function basics() {
   const client = new RealtimeClient(url, { pingTimeout: 5000 });
@@ -29,14 +18,14 @@ async function basics() {
   out.subscribe = await client.subscribeChannel('chat:lobby', (m) => messages.push(m), { historyLimit: 2 });
   out.unexposed = await client.subscribeChannel('secret', () => undefined);
   await client.command('publish', { channel: 'chat:lobby', message: 'live' });
-  await waitFor(() => messages.includes('live'));
+  await waitFor(() => messages.includes('live'), 'the live message');
   out.messages = messages;
   out.history = await client.getChannelHistory('chat:lobby', { limit: 1 });
   const notices = [];
   client.on('notice', (payload) => notices.push(payload));
   out.join = await client.joinRoom('open:lobby');
   await client.command('notify-room', { roomName: 'open:lobby' });
-  await waitFor(() => notices.length === 1);
+  await waitFor(() => notices.length === 1, 'the room notice');
   out.notices = notices;
   out.leave = await client.leaveRoom('open:lobby');
   out.closedRoom = await client.joinRoom('closed');
@@ -45,7 +34,7 @@ async function basics() {
   client.on('latency', (ms) => latencies.push(ms));
   client.on('ping', () => pings++);
   // Several heartbeat rounds (the test's server pings and measures every 100 ms).
-  await waitFor(() => pings > 2 && latencies.length > 2);
+  await waitFor(() => pings > 2 && latencies.length > 2, 'heartbeats');
   out.latencies = latencies;
   out.pings = pings;
   out.statusAfterPings = client.status;
@@ -64,10 +53,10 @@ async function reconnect() {
   let reconnected = false;
   client.on('reconnect', () => (reconnected = true));
   console.log(JSON.stringify({ ready: true, firstId }));
-  await waitFor(() => reconnected, 20000);
-  await waitFor(() => client.connectionId && client.connectionId !== firstId, 5000);
+  await waitFor(() => reconnected, 'the reconnect', 20000);
+  await waitFor(() => client.connectionId && client.connectionId !== firstId, 'a new connection id', 5000);
   console.log(JSON.stringify({ reconnected: true, secondId: client.connectionId }));
-  await waitFor(() => messages.includes('after-restart'), 10000);
+  await waitFor(() => messages.includes('after-restart'), 'the message after the restart', 10000);
   await client.close();
   return { firstId, secondId: client.connectionId, messages };
 }
@@ -83,11 +72,4 @@ async function refused() {
 }
 
 const scenarios = { basics, reconnect, refused };
-try {
-  const result = await scenarios[scenario]();
-  console.log(JSON.stringify({ done: true, result }));
-  process.exit(0);
-} catch (error) {
-  console.log(JSON.stringify({ done: true, error: String(error?.stack ?? error) }));
-  process.exit(1);
-}
+await runScenario(scenarios, scenario);

@@ -249,7 +249,10 @@ describe('records on the wire, across two nodes', () => {
     await a.mesh.writeRecord('doc:a', { title: 'A' });
     await a.mesh.writeRecord('doc:b', { title: 'B' });
     const watcher = await connect(b);
-    expect(await watcher.command('rt/subscribe-collection', { collectionId: 'nope' })).toEqual({ success: false, ids: [], records: [], version: 0 });
+    for (const collectionId of ['nope', 'docs'.repeat(100), { $ne: 1 }, 42, null, '']) {
+      expect(await watcher.command('rt/subscribe-collection', { collectionId })).toEqual({ success: false, ids: [], records: [], version: 0 });
+    }
+    expect(await watcher.command('rt/unsubscribe-collection', { collectionId: { $ne: 1 } })).toBe(false);
     const reply = await watcher.command('rt/subscribe-collection', { collectionId: 'docs' });
     expect(reply).toEqual({ success: true, ids: ['doc:a', 'doc:b'], records: [{ id: 'doc:a', record: { title: 'A' } }, { id: 'doc:b', record: { title: 'B' } }], version: 1 });
     await a.mesh.writeRecord('doc:c', { title: 'C' });
