@@ -76,9 +76,16 @@ describe.each([
 
   it('a client that does not come back within the timeout fails the invoke with MeshRequestTimeoutError', async () => {
     const client = await connectThroughProxy();
-    client.handle('work', () => 'never seen');
+    let reached = false;
+    client.handle('work', () => {
+      reached = true;
+      return 'never seen';
+    });
     proxy.blackHole('to-server');
     const answer = service(b).invoke(clientId, 'work', {}, { retry: true, timeoutMs: 800 });
+    // Close only once the invoke is in flight: closing earlier races b's registry lookup, which
+    // would then (rightly) answer ClientNotFoundError instead of waiting for a reconnect.
+    await waitFor(() => reached, 5000, 'the invoke to reach the client');
     await proxy.close(); // nothing reconnects
     const error = await answer.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MeshRequestTimeoutError);
