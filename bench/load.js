@@ -257,6 +257,116 @@ async function channel(recoverable) {
   };
 }
 
+/**
+ * The plain and the recoverable channel side by side in one run (`channel-pair`): each of 100
+ * subscribers (50 per node) subscribes to both, and `publish-drive` on node 1 alternates between
+ * them (a b, b a, …), so both kinds of message meet the same machine, the same moment and the
+ * same sockets; separate runs of `channel` and `channel-recoverable` differ by more than the
+ * channels do on a busy 2-core machine. After a 1,000-message warm-up, 2,000 messages at 200/s
+ * (1,000 each), latencies as in `channel`. Then CPU (server nodes, Redis) per message, from
+ * blocks of 200 messages on one channel at a time, the channels alternating, 5 blocks each,
+ * paced (200/s) and burst (each publish awaited). Every (channel, subscriber, seq) is counted.
+ */
+async function channelPair() {
+  const SUBSCRIBERS = 100;
+  const RATE = 200;
+  const PACED = 2000;
+  const CPU_BLOCKS = 5;
+  const CPU_BLOCK = 200;
+  const names = ['bench-plain', 'bench-recoverable'];
+  let tag = 'idle';
+  let seen = [];
+  let deliveries = 0;
+  let duplicates = 0;
+  let latencies = [[], []];
+  let first = [];
+  const subscribers = await inBatches(SUBSCRIBERS, 50, (i) => connect(ports[i % 2], undefined, {}));
+  await Promise.all(
+    subscribers.flatMap((s, i) =>
+      names.map(async (name, k) => {
+        const reply = await s.subscribe(name, (text) => {
+          const m = JSON.parse(text);
+          if (m.tag !== tag) return;
+          if (seen[i][m.seq]++) duplicates++;
+          deliveries++;
+          const ms = wallMs() - m.ts;
+          latencies[k].push(ms);
+          if (ms < first[m.seq]) first[m.seq] = ms;
+        });
+        if (!reply?.success) throw new Error(`subscribe ${name} refused`);
+      }),
+    ),
+  );
+  const publisher = await connect(ports[0], undefined, {});
+  const run = async (phase, count, intervalMs) => {
+    tag = phase;
+    seen = Array.from({ length: SUBSCRIBERS }, () => new Uint8Array(count));
+    deliveries = 0;
+    duplicates = 0;
+    latencies = [[], []];
+    first = new Float64Array(count).fill(Infinity);
+    const drive = await publisher.call('publish-drive', { channels: names, tag: phase, count, intervalMs });
+    const deadline = Date.now() + 15_000;
+    while (deliveries < SUBSCRIBERS * count && Date.now() < deadline) await sleep(10);
+    await sleep(200);
+    tag = 'idle';
+    return { deliveries, duplicates, latencies, first, drive };
+  };
+  await run('warm', 1000, 0);
+  await sleep(300);
+  const paced = await run('paced', PACED, 1000 / RATE);
+  // CPU: blocks of one channel at a time, alternating (plain, recoverable, recoverable, plain, …),
+  // paced (200 messages at 200/s) and burst (200 as fast as each publish resolves).
+  const cpu = { paced: [0, 0], burst: [0, 0], redisPaced: [0, 0], redisBurst: [0, 0], messages: [0, 0] };
+  for (let block = 0; block < CPU_BLOCKS * 2; block++) {
+    const k = (block + Math.floor(block / 2)) % 2;
+    for (const [phase, intervalMs] of [['paced', 1000 / RATE], ['burst', 0]]) {
+      const cpu0 = cpuOf();
+      const redis0 = redisCpu();
+      await publisher.call('publish-drive', { channel: names[k], tag: 'idle', count: CPU_BLOCK, intervalMs });
+      await sleep(100);
+      cpu[phase][k] += cpuOf() - cpu0;
+      cpu[phase === 'paced' ? 'redisPaced' : 'redisBurst'][k] += redisCpu() - redis0;
+    }
+    cpu.messages[k] += CPU_BLOCK;
+  }
+  await Promise.all([...subscribers, publisher].map((c) => c.close()));
+  const perMessage = (key, k) => cpu[key][k] / cpu.messages[k];
+  // Message seq's channel, as publishDrive alternates: 0 plain, 1 recoverable.
+  const kindOf = (seq) => (seq + Math.floor(seq / 2)) % 2;
+  const firsts = [[], []];
+  paced.first.forEach((ms, seq) => Number.isFinite(ms) && firsts[kindOf(seq)].push(ms));
+  const [plain, rec] = [0, 1].map((k) => ({ all: summarize(paced.latencies[k]), first: summarize(firsts[k]), publish: paced.drive.byChannel[names[k]] }));
+  return {
+    throughput: RATE,
+    unit: 'msg/s (paced, both channels)',
+    ...rec.all,
+    delivered: paced.deliveries / (SUBSCRIBERS * PACED),
+    duplicates: paced.duplicates,
+    pairPlainP50: plain.all.p50,
+    pairRecP50: rec.all.p50,
+    pairPlainP99: plain.all.p99,
+    pairRecP99: rec.all.p99,
+    pairPlainFirstP50: plain.first.p50,
+    pairRecFirstP50: rec.first.p50,
+    pairPlainFirstP99: plain.first.p99,
+    pairRecFirstP99: rec.first.p99,
+    pairPlainPublishP50: plain.publish.p50,
+    pairRecPublishP50: rec.publish.p50,
+    pairPlainPublishP99: plain.publish.p99,
+    pairRecPublishP99: rec.publish.p99,
+    pairPlainCpuPaced: perMessage('paced', 0),
+    pairRecCpuPaced: perMessage('paced', 1),
+    pairPlainCpuBurst: perMessage('burst', 0),
+    pairRecCpuBurst: perMessage('burst', 1),
+    pairPlainRedisPaced: perMessage('redisPaced', 0),
+    pairRecRedisPaced: perMessage('redisPaced', 1),
+    pairPlainRedisBurst: perMessage('redisBurst', 0),
+    pairRecRedisBurst: perMessage('redisBurst', 1),
+    peakRss: peakRss(),
+  };
+}
+
 /** The measured phase of a request loop: 5 s of `loop(ms, record)`, its latencies, wall time and server CPU. */
 async function measured(loop) {
   const latencies = [];
@@ -266,5 +376,5 @@ async function measured(loop) {
   return { latencies, seconds: (performance.now() - started) / 1000, cpu: cpuOf() - cpu0 };
 }
 
-const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections, channel: () => channel(false), 'channel-recoverable': () => channel(true) };
+const workloads = { rpc, fanout, invoke, 'invoke-client': invokeClient, connections, channel: () => channel(false), 'channel-recoverable': () => channel(true), 'channel-pair': channelPair };
 reportAndExit(workloads[workload]());

@@ -9,9 +9,9 @@ const { freePort, waitForPort, sleep, startRedis, stop, arg, loadResult } = requ
 const { corePlan, onCore } = require('./pinning');
 
 const TARGETS = ['nestjs-mesh', 'socket.io', 'raw'];
-const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2, channel: 2, 'channel-recoverable': 2 };
+const WORKLOADS = { rpc: 1, fanout: 2, invoke: 2, 'invoke-client': 2, connections: 2, channel: 2, 'channel-recoverable': 2, 'channel-pair': 2 };
 /** Workloads only some targets implement (the others are skipped in a run of several targets). */
-const ONLY = { channel: ['nestjs-mesh'], 'channel-recoverable': ['nestjs-mesh'] };
+const ONLY = { channel: ['nestjs-mesh'], 'channel-recoverable': ['nestjs-mesh'], 'channel-pair': ['nestjs-mesh'] };
 const supports = (target, workload) => !ONLY[workload] || ONLY[workload].includes(target);
 const SERVER = { 'nestjs-mesh': 'servers/mesh.js', 'socket.io': 'servers/socketio.js', raw: 'servers/raw.js' };
 const CELL_TIMEOUT_MS = 90_000;
@@ -85,7 +85,7 @@ function verdicts(results) {
   add('invoke-client p99 vs socket.io (< 1)', ratio(m('invoke-client')?.p99, s('invoke-client')?.p99), (v) => v < 1);
   add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
   const exact = m('fanout');
-  for (const w of ['channel', 'channel-recoverable']) {
+  for (const w of ['channel', 'channel-recoverable', 'channel-pair']) {
     const r = m(w);
     if (r) checks.push(`- ${w} exactly once: ${r.delivered === 1 && !r.duplicates ? 'met' : 'MISSED'} (delivered ${fmt(r.delivered * 100, 1)}%, ${r.duplicates} duplicates)`);
   }
@@ -114,6 +114,33 @@ function recoverableVsPlain(results) {
     line('publish resolved after, paced p50', 'publishP50', 3, ' ms'),
     line('publish resolved after, paced p99', 'publishP99', 3, ' ms'),
     line('burst messages/s (each publish awaited)', 'throughput', 0),
+  ].join('\n');
+}
+
+/** `channel-pair`'s measurements, plain and recoverable: `pairPlain<Name>` and `pairRec<Name>`. */
+const PAIR_NAMES = ['P50', 'P99', 'FirstP50', 'FirstP99', 'PublishP50', 'PublishP99', 'CpuPaced', 'CpuBurst', 'RedisPaced', 'RedisBurst'];
+const PAIR_KEYS = PAIR_NAMES.flatMap((name) => [`pairPlain${name}`, `pairRec${name}`]);
+
+/** Issue #14, `channel-pair`: both channels in one run; each ratio with its lowest and highest round. */
+function pairedChannels(results) {
+  const row = results.find((r) => r.workload === 'channel-pair' && !r.error);
+  if (!row) return undefined;
+  const line = (label, name, unit = 'ms', digits = 3) => {
+    const perRound = row.rounds.map((r) => r[`pairRec${name}`] / r[`pairPlain${name}`]);
+    const range = perRound.length > 1 ? ` (rounds ${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)}×)` : '';
+    return `- ${label}: ${fmt(row[`pairPlain${name}`], digits)} ${unit} plain, ${fmt(row[`pairRec${name}`], digits)} ${unit} recoverable → ${fmt(median(perRound), 2)}×${range}`;
+  };
+  return [
+    line('p50, every delivery', 'P50'),
+    line('p99, every delivery', 'P99'),
+    line('p50 of the first delivery of each message', 'FirstP50'),
+    line('p99 of the first delivery of each message', 'FirstP99'),
+    line('publish resolved after, p50', 'PublishP50'),
+    line('publish resolved after, p99', 'PublishP99'),
+    line('server CPU per message, paced (both nodes)', 'CpuPaced', 'µs', 1),
+    line('server CPU per message, burst (both nodes)', 'CpuBurst', 'µs', 1),
+    line('Redis CPU per message, paced', 'RedisPaced', 'µs', 1),
+    line('Redis CPU per message, burst', 'RedisBurst', 'µs', 1),
   ].join('\n');
 }
 
@@ -148,7 +175,8 @@ function combine(rounds) {
   const ok = rounds.filter((r) => !r.error);
   if (ok.length === 0) return rounds[0];
   const row = { ...ok[0] };
-  for (const key of ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'peakRss', 'bytesPerConnection', ...SPREAD_KEYS.slice(5)]) row[key] = median(ok.map((r) => r[key]));
+  for (const key of ['throughput', 'p50', 'p99', 'max', 'cpuPerOp', 'peakRss', 'bytesPerConnection', ...SPREAD_KEYS.slice(5), ...PAIR_KEYS]) row[key] = median(ok.map((r) => r[key]));
+  row.rounds = ok;
   row.delivered = Math.min(...ok.map((r) => r.delivered));
   row.duplicates = Math.max(...ok.map((r) => r.duplicates ?? 0));
   row.failedRounds = rounds.length - ok.length;
@@ -201,6 +229,8 @@ async function main() {
   if (process.argv.includes('--spread')) console.log(`\nSpread over the rounds (lowest–highest):\n${spread([...cells.values()])}`);
   const channels = recoverableVsPlain(results);
   if (channels) console.log(`\nRecoverable channel ÷ plain channel (nestjs-mesh, this run; CPU: user + system time, /proc):\n${channels}`);
+  const paired = pairedChannels(results);
+  if (paired) console.log(`\nRecoverable ÷ plain in one run (channel-pair: both channels, the same subscribers, messages alternating; median of the rounds' ratios):\n${paired}`);
 }
 
 main().catch((error) => {

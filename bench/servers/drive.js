@@ -58,17 +58,21 @@ function channelMessage(tag, { seq, ts }) {
 /**
  * Publishes `count` channel messages through `publish(channel, text)`, one after another, every
  * `intervalMs` (0: as fast as each publish resolves); `ts` is taken just before each publish.
- * Returns how long a publish took to resolve (ms, p50/p99).
+ * With `channels` (two names) instead of `channel`, messages alternate between them, the order
+ * swapped every pair (a b, b a, a b, …), so neither channel always goes first.
+ * Returns how long a publish took to resolve (ms, p50/p99), per channel under `byChannel`.
  */
-async function publishDrive(publish, { channel, tag, count, intervalMs }) {
-  const durations = [];
+async function publishDrive(publish, { channel, channels = [channel], tag, count, intervalMs }) {
+  const durations = channels.map(() => []);
   await fanout(async (payload) => {
+    const which = channels.length === 1 ? 0 : (payload.seq + Math.floor(payload.seq / 2)) % 2;
     const started = performance.now();
-    await publish(channel, channelMessage(tag, payload));
-    durations.push(performance.now() - started);
+    await publish(channels[which], channelMessage(tag, payload));
+    durations[which].push(performance.now() - started);
   }, { count, intervalMs });
-  const { p50, p99 } = summarize(durations);
-  return { sent: count, publishP50: p50, publishP99: p99 };
+  const byChannel = Object.fromEntries(channels.map((name, i) => [name, summarize(durations[i])]));
+  const { p50, p99 } = summarize(durations.flat());
+  return { sent: count, publishP50: p50, publishP99: p99, byChannel };
 }
 
 module.exports = { fanout, driveInvokes, publishDrive, channelMessage, wallMs, INVOKE_TIMEOUT_MS, CHANNEL_MESSAGE_BYTES };
