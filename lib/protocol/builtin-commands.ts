@@ -46,7 +46,22 @@ export interface BuiltinCommandNames {
   collectionDiff: string;
 }
 
-export function builtinCommandNames(prefix: string = DEFAULT_PREFIX): BuiltinCommandNames {
+/** The names of recent prefixes: a client is made per connection, and every one of a process uses the same prefix. */
+const namesByPrefix = new Map<string, Readonly<BuiltinCommandNames>>();
+const MAX_CACHED_PREFIXES = 8;
+
+/** The built-in names for `prefix`: one frozen object per prefix, shared (a few prefixes are kept). */
+export function builtinCommandNames(prefix: string = DEFAULT_PREFIX): Readonly<BuiltinCommandNames> {
+  let names = namesByPrefix.get(prefix);
+  if (!names) {
+    names = Object.freeze(namesFor(prefix));
+    if (namesByPrefix.size >= MAX_CACHED_PREFIXES) namesByPrefix.clear();
+    namesByPrefix.set(prefix, names);
+  }
+  return names;
+}
+
+function namesFor(prefix: string): BuiltinCommandNames {
   const p = `${prefix}/`;
   return {
     assignId: `${p}assign-id`,
