@@ -36,8 +36,14 @@ async function rawClient(port, clientId, handlers) {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/${clientId ? `?clientId=${clientId}` : ''}`, { perMessageDeflate: false });
   const pending = new Map();
   let nextId = 1;
+  let assigned;
+  const connected = new Promise((resolve, reject) => {
+    assigned = resolve;
+    socket.once('error', reject);
+  });
   socket.on('message', async (data) => {
     const frame = JSON.parse(data);
+    if (frame.command === 'assign-id') return assigned(frame.payload);
     if (frame.command === 'tick') return handlers.tick?.(frame.payload);
     if (frame.command === 'notify') {
       const result = await handlers.notify(frame.payload);
@@ -47,10 +53,7 @@ async function rawClient(port, clientId, handlers) {
     pending.delete(frame.id);
     resolve?.(frame.payload);
   });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
+  await connected;
   return {
     id: clientId,
     call: (command, payload) =>

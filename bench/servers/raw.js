@@ -1,7 +1,7 @@
 'use strict';
 // The raw floor: a plain ws server answering {id, command, payload}, nodes joined by plain Redis
-// PUBLISH/SUBSCRIBE. No framework, no validation, no registry beyond one hash: the least any
-// framework can cost for the same work.
+// PUBLISH/SUBSCRIBE. No framework, no validation, no registry beyond two hashes (connection →
+// node, client id → node): the least any framework can cost for the same work.
 const { WebSocketServer } = require('ws');
 const { Redis } = require('ioredis');
 const { randomUUID } = require('node:crypto');
@@ -68,11 +68,19 @@ async function main() {
   wss.on('connection', (socket, req) => {
     socket.pendingInvokes = new Map();
     const clientId = new URL(req.url, 'http://x').searchParams.get('clientId');
-    if (clientId) {
-      byClientId.set(clientId, socket);
-      redis.hset(`${prefix}raw:clients`, clientId, nodeId);
-    }
-    socket.on('close', () => room.delete(socket));
+    if (clientId) byClientId.set(clientId, socket);
+    // A connect does what a connect must in a server whose connections are shared state, in the
+    // least code: one write to Redis (the connection's node, and the client's when it has an id),
+    // then the connection's id to the client, which is connected once it has it (as a MeshClient
+    // is once it has `assign-id`).
+    const connectionId = randomUUID();
+    const stored = redis.hset(`${prefix}raw:connections`, connectionId, nodeId);
+    if (clientId) redis.hset(`${prefix}raw:clients`, clientId, nodeId);
+    stored.then(() => socket.send(JSON.stringify({ command: 'assign-id', payload: connectionId })));
+    socket.on('close', () => {
+      room.delete(socket);
+      redis.hdel(`${prefix}raw:connections`, connectionId);
+    });
     socket.on('message', async (data) => {
       const { id, command, payload } = JSON.parse(data);
       let result;
