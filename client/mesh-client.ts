@@ -110,13 +110,15 @@ export class MeshClient<TCommands extends CommandMap = any> {
   private readonly commands = new CommandTracker();
   private readonly channels = new ChannelSubscriptions((channel, error) => this.reportListenerError(`channel:${channel}`, error));
   private readonly rooms = new Set<string>();
-  private readonly presence = new PresenceSubscriptions((room, error) => this.reportListenerError(`presence:${room}`, error));
-  /** Last offsets delivered of recoverable channels (`c:<name>`) and rooms (`r:<name>`). */
-  private readonly positions = new StreamPositions();
+  // Presence, positions, live records and invoke handlers are made when first used: most clients
+  // use few of them, and a process with thousands of clients (a load test, a bot fleet) keeps
+  // every empty one of each and copies it through every young-generation collection.
+  private presenceState?: PresenceSubscriptions;
+  private positionsState?: StreamPositions;
+  private liveState?: LiveRecords;
+  private invokeHandlersState?: InvokeHandlers;
   /** The id of the connection before the current one: a recoverable room does not replay what excluded it. */
   private previousConnectionId?: string;
-  private readonly invokeHandlers: InvokeHandlers;
-  private readonly live: LiveRecords;
   private transport?: Transport;
   private connection: TransportConnection | null = null;
   private socketOpened = false;
@@ -136,12 +138,6 @@ export class MeshClient<TCommands extends CommandMap = any> {
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
     this.names = builtinCommandNames(this.options.prefix);
-    this.live = new LiveRecords(this.names, {
-      request: (command, payload, first) => this.builtin(command, payload, first),
-      reportError: (error) => this.events.emit('error', error as MeshClientError),
-      reportCallbackError: (target, error) => this.reportListenerError(target, error),
-    });
-    this.invokeHandlers = new InvokeHandlers(this.options.invokeMemorySize, this.options.invokeMemoryMs);
     this.watchdog = new PingWatchdog(this.options.pingTimeout, this.options.maxMissedPings, () => this.dropConnection('No ping from the server'));
     if (this.options.syncCommands && !nodeRuntime) {
       throw new MeshUnsupportedError('syncCommands needs Node.js (a worker thread holds the socket); in a browser use `await client.command(...)`');
@@ -149,6 +145,27 @@ export class MeshClient<TCommands extends CommandMap = any> {
     if (this.options.syncCommands && this.options.WebSocket) {
       throw new MeshUnsupportedError('The WebSocket option cannot be combined with syncCommands (the socket lives in a worker thread)');
     }
+  }
+
+  private get presence(): PresenceSubscriptions {
+    return (this.presenceState ??= new PresenceSubscriptions((room, error) => this.reportListenerError(`presence:${room}`, error)));
+  }
+
+  /** Last offsets delivered of recoverable channels (`c:<name>`) and rooms (`r:<name>`). */
+  private get positions(): StreamPositions {
+    return (this.positionsState ??= new StreamPositions());
+  }
+
+  private get live(): LiveRecords {
+    return (this.liveState ??= new LiveRecords(this.names, {
+      request: (command, payload, first) => this.builtin(command, payload, first),
+      reportError: (error) => this.events.emit('error', error as MeshClientError),
+      reportCallbackError: (target, error) => this.reportListenerError(target, error),
+    }));
+  }
+
+  private get invokeHandlers(): InvokeHandlers {
+    return (this.invokeHandlersState ??= new InvokeHandlers(this.options.invokeMemorySize, this.options.invokeMemoryMs));
   }
 
   /** Current connection status. */
