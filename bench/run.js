@@ -83,6 +83,7 @@ function verdicts(results) {
   add('invoke-client throughput vs socket.io (≥ 2)', ratio(m('invoke-client')?.throughput, s('invoke-client')?.throughput), (v) => v >= 2);
   add('invoke-client throughput vs raw (≥ 0.9)', ratio(m('invoke-client')?.throughput, f('invoke-client')?.throughput), (v) => v >= 0.9);
   add('invoke-client p99 vs socket.io (< 1)', ratio(m('invoke-client')?.p99, s('invoke-client')?.p99), (v) => v < 1);
+  add('connect rate vs raw (≥ 0.8)', ratio(m('connections')?.throughput, f('connections')?.throughput), (v) => v >= 0.8);
   add('memory per idle connection vs socket.io (≤ 1)', ratio(m('connections')?.bytesPerConnection, s('connections')?.bytesPerConnection), (v) => v <= 1);
   const exact = m('fanout');
   for (const w of ['channel', 'channel-recoverable', 'channel-pair']) {
