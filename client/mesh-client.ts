@@ -922,10 +922,10 @@ export class MeshClient<TCommands extends CommandMap = any> {
 
   /** A message of a recoverable channel or room: false if it was delivered already. */
   private advancePosition(key: string, target: { channel: string } | { room: string }, position: StreamPosition): boolean {
-    const before = this.positions.get(key);
+    const epochBefore = this.positions.epochOf(key);
     if (!this.positions.advance(key, position)) return false;
     // The stream's history was lost while connected (a new epoch): what came before may be gone.
-    if (before && before.epoch !== position.epoch) this.emitRecovered({ ...target, recovered: false, missed: 0 } as SubscriptionRecoveredEvent);
+    if (epochBefore !== undefined && epochBefore !== position.epoch) this.emitRecovered({ ...target, recovered: false, missed: 0 } as SubscriptionRecoveredEvent);
     return true;
   }
 

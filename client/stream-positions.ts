@@ -19,8 +19,15 @@ export function readPosition(value: unknown): StreamPosition | undefined {
 export class StreamPositions {
   private readonly positions = new Map<string, StreamPosition>();
 
+  /** The epoch of the last position delivered. */
+  epochOf(key: string): string | undefined {
+    return this.positions.get(key)?.epoch;
+  }
+
+  /** A copy of the last position delivered (the stored one changes with every message). */
   get(key: string): StreamPosition | undefined {
-    return this.positions.get(key);
+    const position = this.positions.get(key);
+    return position && { epoch: position.epoch, offset: position.offset };
   }
 
   /**
@@ -29,8 +36,15 @@ export class StreamPositions {
    */
   advance(key: string, position: StreamPosition): boolean {
     const current = this.positions.get(key);
-    if (current && current.epoch === position.epoch && position.offset <= current.offset) return false;
-    this.positions.set(key, position);
+    if (!current) {
+      this.positions.set(key, { epoch: position.epoch, offset: position.offset });
+      return true;
+    }
+    if (current.epoch === position.epoch && position.offset <= current.offset) return false;
+    // Updated in place: a position replaced on every message would outlive a young-generation
+    // collection or two and be promoted, and a busy channel would fill the old generation with them.
+    current.epoch = position.epoch;
+    current.offset = position.offset;
     return true;
   }
 
@@ -42,10 +56,10 @@ export class StreamPositions {
   settle(key: string, position: StreamPosition): boolean {
     const current = this.positions.get(key);
     if (current && current.epoch === position.epoch) {
-      if (position.offset > current.offset) this.positions.set(key, position);
+      if (position.offset > current.offset) current.offset = position.offset;
       return false;
     }
-    this.positions.set(key, position);
+    this.positions.set(key, { epoch: position.epoch, offset: position.offset });
     return current !== undefined;
   }
 
