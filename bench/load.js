@@ -262,7 +262,7 @@ async function channel(recoverable) {
  * subscribers (50 per node) subscribes to both, and `publish-drive` on node 1 alternates between
  * them (a b, b a, …), so both kinds of message meet the same machine, the same moment and the
  * same sockets; separate runs of `channel` and `channel-recoverable` differ by more than the
- * channels do on a busy 2-core machine. After a 1,000-message warm-up, 2,000 messages at 200/s
+ * channels do on a busy 2-core machine. After a 1,000-message warm-up, 6,000 messages at 200/s
  * (1,000 each), latencies as in `channel`. Then CPU (server nodes, Redis) per message, from
  * blocks of 200 messages on one channel at a time, the channels alternating, 5 blocks each,
  * paced (200/s) and burst (each publish awaited). Every (channel, subscriber, seq) is counted.
@@ -270,7 +270,7 @@ async function channel(recoverable) {
 async function channelPair() {
   const SUBSCRIBERS = 100;
   const RATE = 200;
-  const PACED = 2000;
+  const PACED = 6000;
   const CPU_BLOCKS = 5;
   const CPU_BLOCK = 200;
   const names = ['bench-plain', 'bench-recoverable'];
