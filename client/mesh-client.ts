@@ -41,7 +41,7 @@ import {
 import { InvokeHandlers } from './invoke-handlers';
 import { PingWatchdog } from './ping-watchdog';
 import { PresenceSubscriptions } from './presence-subscriptions';
-import { readPosition, StreamPositions, type StreamPosition } from './stream-positions';
+import { isOffset, readPosition, StreamPositions } from './stream-positions';
 import { nodeRuntime } from './transport/node-runtime';
 import type { Transport, TransportCloseInfo, TransportConnection, TransportHandlers } from './transport/transport';
 import { resolveWebSocket, WebSocketTransport } from './transport/websocket-transport';
@@ -822,15 +822,16 @@ export class MeshClient<TCommands extends CommandMap = any> {
         const { channel, message } = (payload ?? {}) as { channel?: unknown; message?: unknown };
         if (typeof channel !== 'string') return;
         // A recoverable channel's message carries its position: one delivered already is dropped.
-        const position = readPosition(payload);
-        if (position && !this.advancePosition(`c:${channel}`, { channel }, position)) return;
+        // Read in place (no object per message: a busy channel's garbage is every client's GC).
+        const { epoch, offset } = payload as { epoch?: unknown; offset?: unknown };
+        if (typeof epoch === 'string' && isOffset(offset) && !this.advancePosition('c', channel, epoch, offset)) return;
         this.channels.deliver(channel, message as string);
         return;
       }
       default: {
         const position = readPosition(frame.position);
         const room = (frame.position as { room?: unknown } | undefined)?.room;
-        if (position && typeof room === 'string' && this.rooms.has(room) && !this.advancePosition(`r:${room}`, { room }, position)) return;
+        if (position && typeof room === 'string' && this.rooms.has(room) && !this.advancePosition('r', room, position.epoch, position.offset)) return;
         this.events.emit(command, payload);
       }
     }
@@ -921,11 +922,14 @@ export class MeshClient<TCommands extends CommandMap = any> {
   }
 
   /** A message of a recoverable channel or room: false if it was delivered already. */
-  private advancePosition(key: string, target: { channel: string } | { room: string }, position: StreamPosition): boolean {
+  private advancePosition(kind: 'c' | 'r', name: string, epoch: string, offset: number): boolean {
+    const key = `${kind}:${name}`;
     const epochBefore = this.positions.epochOf(key);
-    if (!this.positions.advance(key, position)) return false;
+    if (!this.positions.advance(key, epoch, offset)) return false;
     // The stream's history was lost while connected (a new epoch): what came before may be gone.
-    if (epochBefore !== undefined && epochBefore !== position.epoch) this.emitRecovered({ ...target, recovered: false, missed: 0 } as SubscriptionRecoveredEvent);
+    if (epochBefore !== undefined && epochBefore !== epoch) {
+      this.emitRecovered({ ...(kind === 'c' ? { channel: name } : { room: name }), recovered: false, missed: 0 } as SubscriptionRecoveredEvent);
+    }
     return true;
   }
 

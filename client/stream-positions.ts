@@ -4,11 +4,16 @@ export interface StreamPosition {
   offset: number;
 }
 
+/** Whether `value` is an offset as the server sends it. */
+export function isOffset(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
 /** A position as the server sends it (in a message or a reply), if it is one. */
 export function readPosition(value: unknown): StreamPosition | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const { epoch, offset } = value as Record<string, unknown>;
-  return typeof epoch === 'string' && typeof offset === 'number' && Number.isSafeInteger(offset) ? { epoch, offset } : undefined;
+  return typeof epoch === 'string' && isOffset(offset) ? { epoch, offset } : undefined;
 }
 
 /**
@@ -31,20 +36,20 @@ export class StreamPositions {
   }
 
   /**
-   * A message at `position`: true if it is new (and it becomes the last delivered), false if it
+   * A message at (`epoch`, `offset`): true if it is new (and it becomes the last delivered), false if it
    * was delivered already. A new epoch means the stream's history was lost: offsets restart.
    */
-  advance(key: string, position: StreamPosition): boolean {
+  advance(key: string, epoch: string, offset: number): boolean {
     const current = this.positions.get(key);
     if (!current) {
-      this.positions.set(key, { epoch: position.epoch, offset: position.offset });
+      this.positions.set(key, { epoch, offset });
       return true;
     }
-    if (current.epoch === position.epoch && position.offset <= current.offset) return false;
+    if (current.epoch === epoch && offset <= current.offset) return false;
     // Updated in place: a position replaced on every message would outlive a young-generation
     // collection or two and be promoted, and a busy channel would fill the old generation with them.
-    current.epoch = position.epoch;
-    current.offset = position.offset;
+    current.epoch = epoch;
+    current.offset = offset;
     return true;
   }
 

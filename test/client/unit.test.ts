@@ -40,18 +40,16 @@ describe('IdAllocator', () => {
 describe('StreamPositions', () => {
   it('drops what was delivered, restarts on a new epoch, and hands out copies of the position it updates in place', () => {
     const positions = new StreamPositions();
-    const sent = { epoch: 'e1', offset: 1 };
-    expect(positions.advance('c:a', sent)).toBe(true);
-    sent.offset = 99; // the caller's object is not kept
+    expect(positions.advance('c:a', 'e1', 1)).toBe(true);
     expect(positions.get('c:a')).toEqual({ epoch: 'e1', offset: 1 });
     const copy = positions.get('c:a')!;
-    expect(positions.advance('c:a', { epoch: 'e1', offset: 2 })).toBe(true);
+    expect(positions.advance('c:a', 'e1', 2)).toBe(true);
     expect(copy).toEqual({ epoch: 'e1', offset: 1 }); // a copy taken earlier does not move
-    expect(positions.advance('c:a', { epoch: 'e1', offset: 2 })).toBe(false);
-    expect(positions.advance('c:a', { epoch: 'e1', offset: 1 })).toBe(false);
+    expect(positions.advance('c:a', 'e1', 2)).toBe(false);
+    expect(positions.advance('c:a', 'e1', 1)).toBe(false);
     expect(positions.epochOf('c:a')).toBe('e1');
     // A new epoch: the history was lost and offsets start again.
-    expect(positions.advance('c:a', { epoch: 'e2', offset: 1 })).toBe(true);
+    expect(positions.advance('c:a', 'e2', 1)).toBe(true);
     expect(positions.get('c:a')).toEqual({ epoch: 'e2', offset: 1 });
     // settle: a reply's position moves it forward only, and reports a changed epoch.
     expect(positions.settle('c:a', { epoch: 'e2', offset: 5 })).toBe(false);
