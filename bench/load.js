@@ -167,6 +167,69 @@ async function connections() {
   return result;
 }
 
+/** Subscribers per channel in the channel workloads (50 on each node). */
+const CHANNEL_SUBSCRIBERS = 100;
+
+/**
+ * 100 subscribers, 50 per node, each subscribed to every channel of `names` (`checkReply` looks
+ * at each subscribe reply), and a publisher on node 1. `run(phase, count, drive)` has node 1's
+ * `publish-drive` send `count` messages (`drive`: its channel or channels and interval), waits
+ * for every (subscriber, message) delivery, then a quiet 200 ms (a late duplicate would count),
+ * and returns per channel the latency of every delivery, each message's first delivery by seq,
+ * duplicates, and the CPU of the nodes, of Redis and of this process over the phase.
+ */
+async function channelSubscribers(names, checkReply) {
+  let tag = 'idle';
+  let seen = [];
+  let deliveries = 0;
+  let duplicates = 0;
+  let lastDelivery = 0;
+  let latencies = [];
+  let first = new Float64Array(0);
+  const subscribers = await inBatches(CHANNEL_SUBSCRIBERS, 50, (i) => connect(ports[i % 2], undefined, {}));
+  await Promise.all(
+    subscribers.flatMap((s, i) =>
+      names.map(async (name, k) => {
+        const reply = await s.subscribe(name, (text) => {
+          const m = JSON.parse(text);
+          if (m.tag !== tag) return;
+          if (seen[i][m.seq]++) duplicates++;
+          deliveries++;
+          lastDelivery = performance.now();
+          const ms = wallMs() - m.ts;
+          latencies[k].push(ms);
+          if (ms < first[m.seq]) first[m.seq] = ms;
+        });
+        if (!reply?.success) throw new Error(`subscribe ${name} refused`);
+        checkReply(name, reply);
+      }),
+    ),
+  );
+  const publisher = await connect(ports[0], undefined, {});
+  const run = async (phase, count, drive) => {
+    tag = phase;
+    seen = Array.from({ length: CHANNEL_SUBSCRIBERS }, () => new Uint8Array(count));
+    deliveries = 0;
+    duplicates = 0;
+    latencies = names.map(() => []);
+    first = new Float64Array(count).fill(Infinity);
+    const cpu0 = cpuOf();
+    const redis0 = redisCpu();
+    const own0 = process.cpuUsage();
+    const started = performance.now();
+    const driven = await publisher.call('publish-drive', { ...drive, tag: phase, count });
+    const deadline = Date.now() + 15_000;
+    while (deliveries < CHANNEL_SUBSCRIBERS * count && Date.now() < deadline) await sleep(10);
+    const seconds = (lastDelivery - started) / 1000;
+    await sleep(200);
+    const own = process.cpuUsage(own0);
+    tag = 'idle';
+    return { count, deliveries, duplicates, seconds, cpu: cpuOf() - cpu0, redisCpu: redisCpu() - redis0, loadCpu: own.user + own.system, latencies, first, ...driven };
+  };
+  const close = () => Promise.all([...subscribers, publisher].map((c) => c.close()));
+  return { run, close };
+}
+
 /**
  * A channel with 100 subscribers, 50 on each node, and a publisher: `publish-drive` on node 1
  * (`mesh.publish` in a server-side loop, ~100-byte messages). Run on a plain channel and on a
@@ -180,67 +243,24 @@ async function connections() {
  * Every (subscriber, seq) pair is counted, so losses and duplicates show in "delivered".
  */
 async function channel(recoverable) {
-  const SUBSCRIBERS = 100;
   const RATE = 200;
   const PACED = RATE * 5;
   const BURST = 2000;
   const name = recoverable ? 'bench-recoverable' : 'bench-plain';
-  let tag = 'idle';
-  let seen = [];
-  let deliveries = 0;
-  let duplicates = 0;
-  let lastDelivery = 0;
-  let latencies = [];
-  let first = new Float64Array(0);
-  const subscribers = await inBatches(SUBSCRIBERS, 50, (i) => connect(ports[i % 2], undefined, {}));
-  await Promise.all(
-    subscribers.map(async (s, i) => {
-      const reply = await s.subscribe(name, (text) => {
-        const m = JSON.parse(text);
-        if (m.tag !== tag) return;
-        if (seen[i][m.seq]++) duplicates++;
-        deliveries++;
-        lastDelivery = performance.now();
-        const ms = wallMs() - m.ts;
-        latencies.push(ms);
-        if (ms < first[m.seq]) first[m.seq] = ms;
-      });
-      if (!reply?.success) throw new Error(`subscribe ${name} refused`);
-      if (recoverable !== (typeof reply.epoch === 'string')) throw new Error(`${name}: the subscribe reply ${recoverable ? 'has no' : 'has an'} epoch`);
-    }),
-  );
-  const publisher = await connect(ports[0], undefined, {});
-  const run = async (phase, count, intervalMs) => {
-    tag = phase;
-    seen = Array.from({ length: SUBSCRIBERS }, () => new Uint8Array(count));
-    deliveries = 0;
-    duplicates = 0;
-    latencies = [];
-    first = new Float64Array(count).fill(Infinity);
-    const cpu0 = cpuOf();
-    const redis0 = redisCpu();
-    const own0 = process.cpuUsage();
-    const started = performance.now();
-    const drive = await publisher.call('publish-drive', { channel: name, tag: phase, count, intervalMs });
-    const deadline = Date.now() + 10_000;
-    while (deliveries < SUBSCRIBERS * count && Date.now() < deadline) await sleep(10);
-    const seconds = (lastDelivery - started) / 1000;
-    await sleep(200);
-    const own = process.cpuUsage(own0);
-    const result = { count, deliveries, duplicates, seconds, cpu: cpuOf() - cpu0, redisCpu: redisCpu() - redis0, loadCpu: own.user + own.system, latencies, first: first.filter(Number.isFinite), ...drive };
-    tag = 'idle';
-    return result;
-  };
-  await run('warm', 1000, 0);
+  const { run, close } = await channelSubscribers([name], (_name, reply) => {
+    if (recoverable !== (typeof reply.epoch === 'string')) throw new Error(`${name}: the subscribe reply ${recoverable ? 'has no' : 'has an'} epoch`);
+  });
+  await run('warm', 1000, { channel: name, intervalMs: 0 });
   await sleep(300);
-  const paced = await run('paced', PACED, 1000 / RATE);
-  const burst = await run('burst', BURST, 0);
-  await Promise.all([...subscribers, publisher].map((c) => c.close()));
+  const paced = await run('paced', PACED, { channel: name, intervalMs: 1000 / RATE });
+  const burst = await run('burst', BURST, { channel: name, intervalMs: 0 });
+  await close();
+  const pacedFirst = paced.first.filter(Number.isFinite);
   return {
     throughput: burst.count / burst.seconds,
     unit: 'msg/s (burst)',
-    ...summarize(paced.latencies),
-    delivered: Math.min(paced.deliveries / (SUBSCRIBERS * PACED), burst.deliveries / (SUBSCRIBERS * BURST)),
+    ...summarize(paced.latencies[0]),
+    delivered: Math.min(paced.deliveries / (CHANNEL_SUBSCRIBERS * PACED), burst.deliveries / (CHANNEL_SUBSCRIBERS * BURST)),
     duplicates: paced.duplicates + burst.duplicates,
     cpuPerOp: paced.cpu / PACED,
     burstCpuPerOp: burst.cpu / BURST,
@@ -251,8 +271,8 @@ async function channel(recoverable) {
     publishP99: paced.publishP99,
     // The first subscriber to get each message: publish → Redis → node → socket, without the
     // wait behind the other 99 subscribers' frames that one load generator reads in turn.
-    firstP50: summarize(paced.first).p50,
-    firstP99: summarize(paced.first).p99,
+    firstP50: summarize(pacedFirst).p50,
+    firstP99: summarize(pacedFirst).p99,
     peakRss: peakRss(),
   };
 }
@@ -263,86 +283,49 @@ async function channel(recoverable) {
  * them (a b, b a, …), so both kinds of message meet the same machine, the same moment and the
  * same sockets; separate runs of `channel` and `channel-recoverable` differ by more than the
  * channels do on a busy 2-core machine. After a 1,000-message warm-up, 6,000 messages at 200/s
- * (1,000 each), latencies as in `channel`. Then CPU (server nodes, Redis) per message, from
+ * (3,000 each), latencies as in `channel`. Then CPU (server nodes, Redis) per message, from
  * blocks of 200 messages on one channel at a time, the channels alternating, 5 blocks each,
  * paced (200/s) and burst (each publish awaited). Every (channel, subscriber, seq) is counted.
  */
 async function channelPair() {
-  const SUBSCRIBERS = 100;
   const RATE = 200;
   const PACED = 6000;
   const CPU_BLOCKS = 5;
   const CPU_BLOCK = 200;
   const names = ['bench-plain', 'bench-recoverable'];
-  let tag = 'idle';
-  let seen = [];
-  let deliveries = 0;
-  let duplicates = 0;
-  let latencies = [[], []];
-  let first = [];
-  const subscribers = await inBatches(SUBSCRIBERS, 50, (i) => connect(ports[i % 2], undefined, {}));
-  await Promise.all(
-    subscribers.flatMap((s, i) =>
-      names.map(async (name, k) => {
-        const reply = await s.subscribe(name, (text) => {
-          const m = JSON.parse(text);
-          if (m.tag !== tag) return;
-          if (seen[i][m.seq]++) duplicates++;
-          deliveries++;
-          const ms = wallMs() - m.ts;
-          latencies[k].push(ms);
-          if (ms < first[m.seq]) first[m.seq] = ms;
-        });
-        if (!reply?.success) throw new Error(`subscribe ${name} refused`);
-      }),
-    ),
-  );
-  const publisher = await connect(ports[0], undefined, {});
-  const run = async (phase, count, intervalMs) => {
-    tag = phase;
-    seen = Array.from({ length: SUBSCRIBERS }, () => new Uint8Array(count));
-    deliveries = 0;
-    duplicates = 0;
-    latencies = [[], []];
-    first = new Float64Array(count).fill(Infinity);
-    const drive = await publisher.call('publish-drive', { channels: names, tag: phase, count, intervalMs });
-    const deadline = Date.now() + 15_000;
-    while (deliveries < SUBSCRIBERS * count && Date.now() < deadline) await sleep(10);
-    await sleep(200);
-    tag = 'idle';
-    return { deliveries, duplicates, latencies, first, drive };
-  };
-  await run('warm', 1000, 0);
+  const { run, close } = await channelSubscribers(names, () => undefined);
+  await run('warm', 1000, { channels: names, intervalMs: 0 });
   await sleep(300);
-  const paced = await run('paced', PACED, 1000 / RATE);
+  const paced = await run('paced', PACED, { channels: names, intervalMs: 1000 / RATE });
   // CPU: blocks of one channel at a time, alternating (plain, recoverable, recoverable, plain, …),
   // paced (200 messages at 200/s) and burst (200 as fast as each publish resolves).
   const cpu = { paced: [0, 0], burst: [0, 0], redisPaced: [0, 0], redisBurst: [0, 0], messages: [0, 0] };
+  let delivered = paced.deliveries / (CHANNEL_SUBSCRIBERS * PACED);
+  let duplicates = paced.duplicates;
   for (let block = 0; block < CPU_BLOCKS * 2; block++) {
     const k = (block + Math.floor(block / 2)) % 2;
     for (const [phase, intervalMs] of [['paced', 1000 / RATE], ['burst', 0]]) {
-      const cpu0 = cpuOf();
-      const redis0 = redisCpu();
-      await publisher.call('publish-drive', { channel: names[k], tag: 'idle', count: CPU_BLOCK, intervalMs });
-      await sleep(100);
-      cpu[phase][k] += cpuOf() - cpu0;
-      cpu[phase === 'paced' ? 'redisPaced' : 'redisBurst'][k] += redisCpu() - redis0;
+      const measured = await run(`cpu-${phase}-${block}`, CPU_BLOCK, { channel: names[k], intervalMs });
+      cpu[phase][k] += measured.cpu;
+      cpu[phase === 'paced' ? 'redisPaced' : 'redisBurst'][k] += measured.redisCpu;
+      delivered = Math.min(delivered, measured.deliveries / (CHANNEL_SUBSCRIBERS * CPU_BLOCK));
+      duplicates += measured.duplicates;
     }
     cpu.messages[k] += CPU_BLOCK;
   }
-  await Promise.all([...subscribers, publisher].map((c) => c.close()));
+  await close();
   const perMessage = (key, k) => cpu[key][k] / cpu.messages[k];
   // Message seq's channel, as publishDrive alternates: 0 plain, 1 recoverable.
   const kindOf = (seq) => (seq + Math.floor(seq / 2)) % 2;
   const firsts = [[], []];
   paced.first.forEach((ms, seq) => Number.isFinite(ms) && firsts[kindOf(seq)].push(ms));
-  const [plain, rec] = [0, 1].map((k) => ({ all: summarize(paced.latencies[k]), first: summarize(firsts[k]), publish: paced.drive.byChannel[names[k]] }));
+  const [plain, rec] = [0, 1].map((k) => ({ all: summarize(paced.latencies[k]), first: summarize(firsts[k]), publish: paced.byChannel[names[k]] }));
   return {
     throughput: RATE,
     unit: 'msg/s (paced, both channels)',
     ...rec.all,
-    delivered: paced.deliveries / (SUBSCRIBERS * PACED),
-    duplicates: paced.duplicates,
+    delivered,
+    duplicates,
     pairPlainP50: plain.all.p50,
     pairRecP50: rec.all.p50,
     pairPlainP99: plain.all.p99,
